@@ -1,0 +1,112 @@
+import { awscdk, javascript } from 'projen';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-vm-export',
+  description:
+    'AWS CDK constructs that export an EC2 instance as a VM image to S3: a correctly ACL\'d export bucket, ' +
+    'the per-region VM Import/Export canonical IDs, and an export that cdk deploy waits for through Step Functions.',
+  author: 'cdk-vm-export contributors',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://github.com/cdk-vm-export/cdk-vm-export.git',
+  keywords: ['cdk', 'awscdk', 'ec2', 'vm-import-export', 'export', 'ova', 'vmdk', 'vhd', 'step-functions'],
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  cdkVersion: '2.257.0',
+  constructsVersion: '10.5.1',
+  jsiiVersion: '~6.0.0',
+
+  // No GitHub workflows are generated: CI runs .ci/run on a clean clone.
+  github: false,
+  release: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+
+  devDeps: [
+    '@aws-sdk/client-s3@^3',
+    '@aws-sdk/client-ec2@^3',
+    '@aws-sdk/client-sfn@^3',
+    '@aws-sdk/client-cloudformation@^3',
+    '@aws-sdk/client-eventbridge@^3',
+    'aws-local-stepfunctions@^3',
+    '@types/aws-lambda@^8',
+    'aws-sdk-client-mock@^4',
+    'aws-sdk-client-mock-jest@^4',
+  ],
+
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      setupFiles: ['<rootDir>/test/setup/env.ts'],
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      collectCoverage: false,
+    },
+  },
+  tsconfigDev: {
+    include: ['../lambda/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts'],
+    compilerOptions: {},
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'lambda', 'examples', 'build-tools', 'projenrc'],
+  },
+  gitignore: ['/cdk.out/', '/examples/cdk.out/', '/bench/out/'],
+});
+
+// Only the compiled library and the bundled handler assets ship in the npm package.
+for (const pattern of ['/lambda/', '/examples/', '/bench/', '/.ci/', '/docs/', '/cdk.out/']) {
+  project.addPackageIgnore(pattern);
+}
+
+// ---------------------------------------------------------------------------
+// Lambda handlers: bundled at library build time into assets/lambda/<name>/index/index.js.
+// The AWS SDK v3 is provided by the Lambda Node.js runtime, so it stays external.
+// ---------------------------------------------------------------------------
+const HANDLERS = ['bucket-grant', 'export-provider', 'export-task'];
+for (const handler of HANDLERS) {
+  project.bundler.addBundle(`./lambda/${handler}/index.ts`, {
+    platform: 'node',
+    target: 'node22',
+    externals: ['@aws-sdk/*'],
+    sourcemap: false,
+    minify: true,
+  });
+}
+
+// The one test command (README, .ci/run) is `npx projen build`. `projen test` alone does not
+// bundle, so prepend the bundle task: a fresh clone then finds the assets constructs load.
+project.testTask.prependSpawn(project.bundler.bundleTask);
+
+// Tests import handler sources from lambda/ and are type-checked with the dev tsconfig.
+const testTypecheck = project.addTask('test:typecheck', {
+  description: 'Type-check tests, handlers and examples',
+  exec: 'tsc --noEmit -p test/tsconfig.json',
+});
+project.testTask.prependSpawn(testTypecheck);
+
+// ESLint's project service uses the nearest tsconfig.json: give the non-jsii folders one that
+// extends the dev config (the root tsconfig.json belongs to jsii and covers src/ only).
+for (const dir of ['lambda', 'examples', 'bench']) {
+  new javascript.TypescriptConfig(project, {
+    fileName: `${dir}/tsconfig.json`,
+    extends: javascript.TypescriptConfigExtends.fromPaths(['../test/tsconfig.json']),
+    include: ['**/*.ts'],
+    compilerOptions: {},
+  });
+}
+
+// The README's first command: synthesize the example app offline and summarize the template.
+const synthExample = project.addTask('synth:example', {
+  description: 'Synthesize the example app (examples/app.ts) to examples/cdk.out, offline',
+});
+synthExample.spawn(project.bundler.bundleTask);
+synthExample.exec('ts-node --project examples/tsconfig.json --transpile-only examples/synth.ts');
+
+// jsii prints a Node-20 end-of-life banner on every run.
+project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '1');
+project.tasks.addEnvironment('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
+
+project.synth();

@@ -1,0 +1,70 @@
+/**
+ * Names shared by the constructs (src/), the custom resource handlers and the export workflow
+ * (lambda/): tag keys, error names, property names. Plain data with no imports, so the
+ * esbuild bundles and the jsii-compiled library read the same values.
+ */
+
+/** Tag key whose value is the client token of the export (idempotency: look up before create). */
+export const TAG_CLIENT_TOKEN = 'vm-export:client-token';
+
+/** Tag key whose value is a hash of the export-affecting properties (reuse on rollback). */
+export const TAG_EXPORT_HASH = 'vm-export:export-hash';
+
+/** Tag key that marks a task as started by this library (IAM: cancel only tasks with this tag). */
+export const TAG_MANAGED = 'vm-export:managed-by';
+
+/** The value of TAG_MANAGED. */
+export const TAG_MANAGED_VALUE = 'cdk-vm-export';
+
+export const ERROR_PREFLIGHT_FAILED = 'VmExport.PreflightFailed';
+
+/** The service refused the export (AuthFailure, NotExportable, InvalidParameter, ...). */
+export const ERROR_EXPORT_REJECTED = 'VmExport.ExportRejected';
+
+/** The task ended `cancelled` (e.g. "Task expired and automatically canceled") or was cancelled. */
+export const ERROR_EXPORT_FAILED = 'VmExport.ExportFailed';
+
+/** The deadline passed while the task was active: the task was cancelled. */
+export const ERROR_DEADLINE_PASSED = 'VmExport.DeadlinePassed';
+
+/** The deadline passed before a conversion-task slot freed (the task never started). */
+export const ERROR_QUOTA_NEVER_FREED = 'VmExport.QuotaNeverFreed';
+
+/** Thrown by the start step when the conversion-task quota is full; the workflow retries it. */
+export const ERROR_QUOTA_FULL = 'VmExport.QuotaFull';
+
+/** Thrown by any step when EC2 throttles (RequestLimitExceeded); the workflow retries it. */
+export const ERROR_THROTTLED = 'VmExport.Throttled';
+
+/** Input the workflow cannot use (missing instanceId, bad format combination, ...). */
+export const ERROR_INVALID_INPUT = 'VmExport.InvalidInput';
+
+/** The UniqueId the workflow signals the wait condition with; its Data is the task id. */
+export const WAIT_CONDITION_UNIQUE_ID = 'export';
+
+/**
+ * The properties whose change means "a different export" (a new task, a new wait condition).
+ * The construct hashes these (plus the deadline) into the wait condition's logical id; the
+ * provider handler compares them between old and new properties on Update.
+ */
+export const EXPORT_AFFECTING_PROPERTIES = [
+  'InstanceId',
+  'TargetEnvironment',
+  'DiskImageFormat',
+  'ContainerFormat',
+  'S3Bucket',
+  'S3Prefix',
+  'Revision',
+] as const;
+
+/** Error name the poll branch ends with when the task completed (stops the deadline branch). */
+export const INTERNAL_COMPLETED = 'VmExport.Internal.Completed';
+
+/** Error name the poll branch ends with when the task ended cancelled. */
+export const INTERNAL_CANCELLED = 'VmExport.Internal.Cancelled';
+
+/** An unexpected error inside the workflow (after cleanup). */
+export const ERROR_WORKFLOW_ERROR = 'VmExport.WorkflowError';
+
+/** The Sid of the statement merged into an imported bucket's policy. */
+export const BUCKET_POLICY_SID = 'VmExportServiceAccess';

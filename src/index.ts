@@ -1,0 +1,2 @@
+export * from './canonical-ids';
+export * from './vm-export-bucket';

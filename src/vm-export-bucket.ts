@@ -1,0 +1,322 @@
+import {
+  Aws,
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Token,
+  aws_iam as iam,
+  aws_s3 as s3,
+} from 'aws-cdk-lib';
+import { Construct, DependencyGroup, IConstruct, IDependable } from 'constructs';
+import { BucketGrantProvider } from './bucket-grant-provider';
+import { VmExportCanonicalIds } from './canonical-ids';
+import { validateBucketName, validateCanonicalId } from './validation';
+import { BUCKET_POLICY_SID } from './export-constants';
+
+/**
+ * An S3 bucket that VM Import/Export can write an exported instance into.
+ */
+export interface IVmExportBucket extends IConstruct {
+  /** The underlying bucket. */
+  readonly bucket: s3.IBucket;
+  /** The bucket's name. */
+  readonly bucketName: string;
+  /** The bucket's ARN. */
+  readonly bucketArn: string;
+  /** The canonical ID of the VM Import/Export service account the bucket grants access to. */
+  readonly canonicalId: string;
+  /**
+   * The grants to the service account (bucket ACL and bucket policy). Anything that starts
+   * an export must depend on this, so that no export starts before the bucket can receive it.
+   */
+  readonly grantsApplied: IDependable;
+}
+
+/**
+ * Options for using an existing bucket as the export bucket.
+ */
+export interface VmExportBucketImportOptions {
+  /**
+   * The canonical ID of the VM Import/Export service account to grant access to.
+   *
+   * Set it for a region newer than the library's table, or a private partition.
+   *
+   * @default - the ID for the stack's region (`VmExportCanonicalIds.of(scope)`)
+   */
+  readonly canonicalId?: string;
+}
+
+/**
+ * Properties of a `VmExportBucket`.
+ */
+export interface VmExportBucketProps {
+  /**
+   * The bucket's physical name.
+   *
+   * @default - CloudFormation generates a unique name
+   */
+  readonly bucketName?: string;
+
+  /**
+   * The canonical ID of the VM Import/Export service account to grant access to.
+   *
+   * Set it for a region newer than the library's table, or a private partition. Must be
+   * 64 lowercase hexadecimal characters.
+   *
+   * @default - the ID for the stack's region (`VmExportCanonicalIds.of(this)`)
+   */
+  readonly canonicalId?: string;
+
+  /**
+   * What happens to the bucket when it leaves the stack. Exported images are kept unless
+   * you opt in to deleting them.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Delete every object in the bucket when the bucket is removed. Requires
+   * `removalPolicy: RemovalPolicy.DESTROY`.
+   *
+   * @default false
+   */
+  readonly autoDeleteObjects?: boolean;
+
+  /**
+   * Keep every version of every object.
+   *
+   * @default false
+   */
+  readonly versioned?: boolean;
+
+  /**
+   * Delete exported images this long after they were written (whole days, at least one).
+   *
+   * @default - exports never expire
+   */
+  readonly expireExportsAfter?: Duration;
+
+  /**
+   * Abort multipart uploads that did not complete (an interrupted export) after this long
+   * (whole days, at least one).
+   *
+   * @default Duration.days(7)
+   */
+  readonly abortIncompleteUploadsAfter?: Duration;
+
+  /**
+   * A bucket to write server access logs to.
+   *
+   * @default - no server access logs
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+
+  /**
+   * The key prefix of the server access logs.
+   *
+   * @default - no prefix
+   */
+  readonly serverAccessLogsPrefix?: string;
+}
+
+/**
+ * An S3 bucket prepared for VM Import/Export instance exports.
+ *
+ * The bucket is encrypted with SSE-S3 (the service cannot write to SSE-KMS buckets), lets
+ * ACLs work (object ownership `BucketOwnerPreferred`), blocks public access, accepts HTTPS
+ * only, aborts incomplete uploads, and is retained when the stack is deleted. A custom
+ * resource adds READ_ACP and WRITE for the region's VM Import/Export canonical ID to the
+ * bucket ACL, keeping every other grant, and the bucket policy gets the statement the
+ * service's guide documents.
+ *
+ * @example
+ * const exportBucket = new VmExportBucket(this, 'ExportBucket', {
+ *   expireExportsAfter: Duration.days(30),
+ * });
+ */
+export class VmExportBucket extends Construct implements IVmExportBucket {
+  /**
+   * Use an existing bucket as the export bucket.
+   *
+   * At deploy time a custom resource checks the bucket (same region as the stack, object
+   * ownership not `BucketOwnerEnforced`, default encryption not SSE-KMS) and fails the
+   * deployment with the fix when it is not usable. It then adds the ACL grants and merges a
+   * statement with its own Sid into the bucket policy, and removes only those on delete.
+   * The bucket policy is never replaced.
+   *
+   * @param scope the scope
+   * @param id the construct id
+   * @param bucketName the existing bucket's name
+   * @param options import options
+   */
+  public static fromBucketName(
+    scope: Construct,
+    id: string,
+    bucketName: string,
+    options: VmExportBucketImportOptions = {},
+  ): IVmExportBucket {
+    return new ImportedVmExportBucket(scope, id, bucketName, options);
+  }
+
+  public readonly bucket: s3.IBucket;
+  public readonly bucketName: string;
+  public readonly bucketArn: string;
+  public readonly canonicalId: string;
+  public readonly grantsApplied: IDependable;
+
+  constructor(scope: Construct, id: string, props: VmExportBucketProps = {}) {
+    super(scope, id);
+    validateProps(this, props);
+
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: props.bucketName,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: props.versioned,
+      removalPolicy,
+      autoDeleteObjects: props.autoDeleteObjects,
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      serverAccessLogsPrefix: props.serverAccessLogsPrefix,
+      lifecycleRules: lifecycleRules(props),
+    });
+    this.bucket = bucket;
+    this.bucketName = bucket.bucketName;
+    this.bucketArn = bucket.bucketArn;
+    this.canonicalId = props.canonicalId ?? VmExportCanonicalIds.of(this);
+
+    bucket.addToResourcePolicy(serviceAccessStatement(this.canonicalId, bucket));
+    const aclGrant = grantResource(this, this.bucket, this.canonicalId, false);
+
+    const grants = new DependencyGroup();
+    grants.add(aclGrant);
+    if (bucket.policy) {
+      grants.add(bucket.policy);
+    }
+    this.grantsApplied = grants;
+  }
+}
+
+/**
+ * An existing bucket, checked and granted at deploy time.
+ */
+class ImportedVmExportBucket extends Construct implements IVmExportBucket {
+  public readonly bucket: s3.IBucket;
+  public readonly bucketName: string;
+  public readonly bucketArn: string;
+  public readonly canonicalId: string;
+  public readonly grantsApplied: IDependable;
+
+  constructor(scope: Construct, id: string, bucketName: string, options: VmExportBucketImportOptions) {
+    super(scope, id);
+    const errors = [
+      ...validateBucketName('bucketName', bucketName),
+      ...validateCanonicalId('canonicalId', options.canonicalId),
+    ];
+    throwIfErrors(this, errors);
+
+    this.bucket = s3.Bucket.fromBucketName(this, 'Bucket', bucketName);
+    this.bucketName = this.bucket.bucketName;
+    this.bucketArn = this.bucket.bucketArn;
+    this.canonicalId = options.canonicalId ?? VmExportCanonicalIds.of(this);
+    this.grantsApplied = grantResource(this, this.bucket, this.canonicalId, true);
+  }
+}
+
+/** The statement the service's guide asks for: the service account reads the ACL and writes. */
+function serviceAccessStatement(canonicalId: string, bucket: s3.IBucket): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: BUCKET_POLICY_SID,
+    principals: [new iam.CanonicalUserPrincipal(canonicalId)],
+    actions: ['s3:GetBucketAcl', 's3:PutObject'],
+    resources: [bucket.bucketArn, bucket.arnForObjects('*')],
+  });
+}
+
+/** The custom resource that adds the service account's grants (and, if imported, policy). */
+function grantResource(scope: Construct, bucket: s3.IBucket, canonicalId: string, imported: boolean): CustomResource {
+  const provider = BucketGrantProvider.of(scope);
+  provider.grantBucket(bucket.bucketArn, imported);
+  // The shape handlers read: BucketGrantProperties in lambda/shared/contract.ts.
+  const properties = {
+    BucketName: bucket.bucketName,
+    CanonicalId: canonicalId,
+    Partition: Aws.PARTITION,
+    VerifyBucket: String(imported),
+    ExpectedRegion: Aws.REGION,
+    ManagePolicy: String(imported),
+    PolicySid: BUCKET_POLICY_SID,
+  };
+  const resource = new CustomResource(scope, 'ServiceGrant', {
+    serviceToken: provider.serviceToken,
+    resourceType: 'Custom::VmExportBucketGrant',
+    properties,
+  });
+  // The handler's permissions must exist before it runs.
+  resource.node.addDependency(provider.handler);
+  return resource;
+}
+
+function lifecycleRules(props: VmExportBucketProps): s3.LifecycleRule[] {
+  const rules: s3.LifecycleRule[] = [{
+    id: 'AbortIncompleteUploads',
+    abortIncompleteMultipartUploadAfter: props.abortIncompleteUploadsAfter ?? Duration.days(7),
+  }];
+  if (props.expireExportsAfter) {
+    rules.push({ id: 'ExpireExports', expiration: props.expireExportsAfter });
+  }
+  return rules;
+}
+
+function validateProps(scope: Construct, props: VmExportBucketProps): void {
+  const errors: string[] = [
+    ...validateCanonicalId('canonicalId', props.canonicalId),
+    ...validateBucketName('bucketName', props.bucketName),
+    ...validateWholeDays('expireExportsAfter', props.expireExportsAfter),
+    ...validateWholeDays('abortIncompleteUploadsAfter', props.abortIncompleteUploadsAfter),
+  ];
+  if (props.autoDeleteObjects && props.removalPolicy !== RemovalPolicy.DESTROY) {
+    errors.push(
+      `autoDeleteObjects is true but removalPolicy is ${props.removalPolicy ?? 'RETAIN (the default)'}: ` +
+      'objects can only be deleted with a bucket that is destroyed. Set removalPolicy: RemovalPolicy.DESTROY, ' +
+      'or drop autoDeleteObjects to keep the exported images.',
+    );
+  }
+  if (props.serverAccessLogsPrefix !== undefined && !props.serverAccessLogsBucket) {
+    errors.push(
+      `serverAccessLogsPrefix is '${props.serverAccessLogsPrefix}' but no serverAccessLogsBucket is set: ` +
+      'set serverAccessLogsBucket to the bucket that receives the logs, or drop the prefix.',
+    );
+  }
+  const logsBucketName = props.serverAccessLogsBucket?.bucketName;
+  if (props.bucketName && logsBucketName && !Token.isUnresolved(logsBucketName) && logsBucketName === props.bucketName) {
+    errors.push(
+      `serverAccessLogsBucket is the export bucket itself ('${logsBucketName}'): logging a bucket into itself ` +
+      'writes a log object for every log delivery, forever. Use a separate bucket for access logs.',
+    );
+  }
+  throwIfErrors(scope, errors);
+}
+
+function validateWholeDays(prop: string, value: Duration | undefined): string[] {
+  if (value === undefined || value.isUnresolved()) {
+    return [];
+  }
+  const days = value.toSeconds() / 86400;
+  if (days < 1 || !Number.isInteger(days)) {
+    return [
+      `${prop} is ${value.toHumanString()}: S3 lifecycle rules count whole days. ` +
+      'Use Duration.days(n) with n at least 1.',
+    ];
+  }
+  return [];
+}
+
+function throwIfErrors(scope: Construct, errors: string[]): void {
+  if (errors.length > 0) {
+    throw new Error(`${scope.node.path}: invalid properties:\n- ${errors.join('\n- ')}`);
+  }
+}
