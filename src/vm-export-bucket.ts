@@ -10,8 +10,8 @@ import {
 import { Construct, DependencyGroup, IConstruct, IDependable } from 'constructs';
 import { BucketGrantProvider } from './bucket-grant-provider';
 import { VmExportCanonicalIds } from './canonical-ids';
-import { validateBucketName, validateCanonicalId } from './validation';
 import { BUCKET_POLICY_SID } from './export-constants';
+import { validateBucketName, validateCanonicalId } from './validation';
 
 /**
  * An S3 bucket that VM Import/Export can write an exported instance into.

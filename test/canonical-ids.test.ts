@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { evaluateCfn } from './support/cfn-eval';
 import { VmExportBucket, VmExportCanonicalIds } from '../src';
+import { evaluateCfn } from './support/cfn-eval';
 
 // A literal copy of SPEC section 1, written out here on purpose (never imported from src/).
 const EXPECTED: Array<[string, string]> = [

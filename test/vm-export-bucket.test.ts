@@ -1,7 +1,7 @@
 import { App, Duration, RemovalPolicy, Stack, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { evaluateCfn } from './support/cfn-eval';
 import { VmExportBucket } from '../src';
+import { evaluateCfn } from './support/cfn-eval';
 
 const ID_EU_SOUTH_1 = '04636d9a349e458b0c1cbf1421858b9788b4ec28b066148d4907bb15c52b5b9c';
 const OTHER_ID = 'a'.repeat(64);

@@ -1,2 +1,420 @@
-// Placeholder: the handler lands with the InstanceExport work.
-export const handler = async (): Promise<Record<string, never>> => ({});
+/**
+ * onEvent handler of the Custom::VmInstanceExport resource (CDK Provider framework).
+ *
+ * Create starts one execution of the export workflow under a deterministic name and answers
+ * at once; the deployment waits on a wait condition the workflow signals. Update decides
+ * between a new export, a new execution watching the same task, and nothing. Delete stops
+ * the execution, cancels an unfinished task and optionally deletes the exported object.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { EC2Client, ExportTask } from '@aws-sdk/client-ec2';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import type {
+  CloudFormationCustomResourceCreateEvent,
+  CloudFormationCustomResourceDeleteEvent,
+  CloudFormationCustomResourceEvent,
+  CloudFormationCustomResourceUpdateEvent,
+} from 'aws-lambda';
+import {
+  ERROR_INVALID_INPUT,
+  ERROR_QUOTA_FULL,
+  EXPORT_AFFECTING_PROPERTIES,
+  ExportResourceData,
+  ExportResourceProperties,
+  NormalizedRequest,
+  TAG_CLIENT_TOKEN,
+  TAG_EXPORT_HASH,
+  WorkflowInput,
+} from '../shared/contract';
+import { errorCode, errorMessage, isNotFound, VmExportError } from '../shared/ec2-errors';
+import { cancelExport, findTaskByTag, isCancellable, startExport, tagValue } from '../shared/export-task';
+import {
+  clientTokenFor,
+  clientTokenOfExecutionName,
+  executionNameFor,
+  exportHashFor,
+  shortHash,
+} from '../shared/hash';
+import { normalizeRequest, objectKeyFor, s3UriFor } from '../shared/normalize';
+import { runPreflightWithCanonicalId } from '../shared/preflight';
+import { MAX_REASON_CHARS, truncate } from '../shared/truncate';
+
+const sfn = new SFNClient({});
+const ec2 = new EC2Client({});
+const s3 = new S3Client({});
+const cfn = new CloudFormationClient({});
+
+/** The SDK clients the handler uses. */
+export interface ProviderClients {
+  readonly sfn: SFNClient;
+  readonly ec2: EC2Client;
+  readonly s3: S3Client;
+  readonly cfn: CloudFormationClient;
+}
+
+/** What the Provider framework expects back from onEvent. */
+export interface ProviderResponse {
+  readonly PhysicalResourceId: string;
+  readonly Data?: ExportResourceData;
+}
+
+type Props = ExportResourceProperties;
+
+/** The parts of a state machine ARN. */
+export interface StateMachineArnParts {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  readonly name: string;
+}
+
+/** Splits `arn:<partition>:states:<region>:<account>:stateMachine:<name>`. */
+export function parseStateMachineArn(arn: string): StateMachineArnParts {
+  const parts = (arn ?? '').split(':');
+  if (parts.length !== 7 || parts[0] !== 'arn' || parts[2] !== 'states' || parts[5] !== 'stateMachine') {
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      `StateMachineArn '${arn}' is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>): pass the export workflow's ARN.`);
+  }
+  return { partition: parts[1], region: parts[3], account: parts[4], name: parts[6] };
+}
+
+/** The ARN of an execution of the state machine. */
+export function executionArnFor(stateMachineArn: string, executionName: string): string {
+  const p = parseStateMachineArn(stateMachineArn);
+  return `arn:${p.partition}:states:${p.region}:${p.account}:execution:${p.name}:${executionName}`;
+}
+
+const EXECUTION_ARN = /^arn:[^:]+:states:[^:]+:[^:]*:execution:[^:]+:([^:]+)$/;
+
+/** The client token carried by a physical id (an execution ARN), or undefined. */
+export function clientTokenOfPhysicalId(physicalId: string): string | undefined {
+  const m = EXECUTION_ARN.exec(physicalId ?? '');
+  return m ? clientTokenOfExecutionName(m[1]) : undefined;
+}
+
+/** The hash of the export-affecting properties of a resource. */
+export function exportHashOf(stackId: string, logicalResourceId: string, props: Props): string {
+  return exportHashFor(stackId, logicalResourceId, props as unknown as Record<string, unknown>, EXPORT_AFFECTING_PROPERTIES);
+}
+
+/** The names of the export-affecting properties whose values differ. */
+export function changedAffectingProperties(oldProps: Props, newProps: Props): string[] {
+  const text = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+  return EXPORT_AFFECTING_PROPERTIES.filter((k) => text(oldProps[k]) !== text(newProps[k]));
+}
+
+/** The workflow input of a resource's properties. */
+export function workflowInputOf(props: Props, extra: Partial<WorkflowInput>): WorkflowInput {
+  return {
+    instanceId: props.InstanceId,
+    targetEnvironment: props.TargetEnvironment,
+    diskImageFormat: props.DiskImageFormat,
+    containerFormat: props.ContainerFormat,
+    s3Bucket: props.S3Bucket,
+    s3Prefix: props.S3Prefix,
+    ...(props.Description ? { description: props.Description } : {}),
+    ...(props.Tags && props.Tags.length > 0 ? { tags: props.Tags } : {}),
+    ...deadlineOf(props.DeadlineSeconds),
+    ...(props.CanonicalId ? { canonicalId: props.CanonicalId } : {}),
+    ...extra,
+  };
+}
+
+/** DeadlineSeconds as a number; other text is passed on for normalizeRequest to report. */
+function deadlineOf(value: string | undefined): { deadlineSeconds?: number } {
+  if (value === undefined || value === null || value === '') {
+    return {};
+  }
+  const text = String(value).trim();
+  return { deadlineSeconds: /^\d+$/.test(text) ? Number(text) : (value as unknown as number) };
+}
+
+function isTrue(v: string | undefined): boolean {
+  return String(v).toLowerCase() === 'true';
+}
+
+/** An error message that names the instance and fits CloudFormation's reason. */
+function withInstance(err: unknown, instanceId: string | undefined): Error {
+  const msg = errorMessage(err);
+  const named = instanceId && !msg.includes(instanceId) ? `Export of ${instanceId}: ${msg}` : msg;
+  const out = new Error(truncate(named, MAX_REASON_CHARS));
+  out.name = errorCode(err) === 'UnknownError' ? 'Error' : errorCode(err);
+  return out;
+}
+
+async function startExecution(
+  clients: ProviderClients,
+  stateMachineArn: string,
+  name: string,
+  input: WorkflowInput,
+): Promise<string> {
+  try {
+    await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+  } catch (err) {
+    // The same request retried: the execution of this name is the one to answer with.
+    if (errorCode(err) !== 'ExecutionAlreadyExists') {
+      throw err;
+    }
+  }
+  return executionArnFor(stateMachineArn, name);
+}
+
+/** Stops an execution when it is still running; a missing execution is fine. */
+export async function stopIfRunning(clients: ProviderClients, executionArn: string, cause: string): Promise<void> {
+  try {
+    const out = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (out.status !== 'RUNNING') {
+      return;
+    }
+    await clients.sfn.send(new StopExecutionCommand({ executionArn, error: 'VmExport.Stopped', cause }));
+  } catch (err) {
+    if (errorCode(err) !== 'ExecutionDoesNotExist') {
+      throw err;
+    }
+  }
+}
+
+type KeyParts = Pick<NormalizedRequest, 's3Bucket' | 's3Prefix' | 'objectExtension'>;
+
+function taskData(request: KeyParts, task: Pick<ExportTask, 'ExportTaskId'>): Partial<ExportResourceData> {
+  const id = task.ExportTaskId;
+  if (!id) {
+    return {};
+  }
+  const key = objectKeyFor(request.s3Prefix, id, request.objectExtension);
+  return { ExportTaskId: id, ExportObjectKey: key, ExportObjectUri: s3UriFor(request.s3Bucket, key) };
+}
+
+/**
+ * Starts a new export for a Create (or an Update that replaces the export): validates,
+ * runs the preflight, then starts the workflow (and, without waiting, the task itself).
+ */
+export async function startNewExport(
+  clients: ProviderClients,
+  event: CloudFormationCustomResourceCreateEvent | CloudFormationCustomResourceUpdateEvent,
+): Promise<ProviderResponse> {
+  const props = event.ResourceProperties as unknown as Props;
+  const arn = parseStateMachineArn(props.StateMachineArn);
+  const clientToken = clientTokenFor(event.StackId, event.LogicalResourceId, event.RequestId);
+  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+  const waitForCompletion = isTrue(props.WaitForCompletion);
+  const base = workflowInputOf(props, { preflight: false, clientToken, exportHash });
+  if (waitForCompletion) {
+    if (!props.WaitConditionHandle) {
+      throw new VmExportError(ERROR_INVALID_INPUT,
+        `WaitForCompletion is 'true' but no WaitConditionHandle was given for ${props.InstanceId}: pass the Ref of the wait condition handle, or set WaitForCompletion to 'false'.`);
+    }
+  }
+  // Validation errors are thrown before anything starts.
+  const request: NormalizedRequest = normalizeRequest({
+    ...base,
+    ...(waitForCompletion ? { waitConditionHandleUrl: props.WaitConditionHandle } : {}),
+  });
+  if (isTrue(props.Preflight)) {
+    // The construct always passes the region's ID (or the user's); the table stays out of this bundle.
+    if (!request.canonicalId) {
+      throw new VmExportError(ERROR_INVALID_INPUT,
+        `CanonicalId is required when Preflight is 'true' (export of ${props.InstanceId}): pass the VM Import/Export canonical ID the bucket grants.`);
+    }
+    await runPreflightWithCanonicalId(clients.ec2, clients.s3, request, arn.region, request.canonicalId);
+  }
+  const name = executionNameFor(clientToken);
+
+  if (waitForCompletion) {
+    const executionArn = await startExecution(clients, props.StateMachineArn, name,
+      { ...base, waitConditionHandleUrl: props.WaitConditionHandle });
+    console.log(JSON.stringify({ message: 'export workflow started', instanceId: props.InstanceId, executionArn }));
+    return { PhysicalResourceId: executionArn, Data: { ExecutionArn: executionArn } };
+  }
+
+  let exportTaskId: string;
+  try {
+    exportTaskId = (await startExport(clients.ec2, request)).exportTaskId;
+  } catch (err) {
+    if ((err as Error).name === ERROR_QUOTA_FULL) {
+      throw new VmExportError(ERROR_QUOTA_FULL,
+        `The export of ${props.InstanceId} could not start: the conversion-task quota of this region is full (5 concurrent tasks by default, adjustable to 20 via Service Quotas). With waitForCompletion: true the deployment waits for a free slot; otherwise deploy again later.`);
+    }
+    throw err;
+  }
+  try {
+    const executionArn = await startExecution(clients, props.StateMachineArn, name,
+      { ...base, adoptExportTaskId: exportTaskId });
+    console.log(JSON.stringify({ message: 'export started', instanceId: props.InstanceId, exportTaskId, executionArn }));
+    return {
+      PhysicalResourceId: executionArn,
+      Data: { ExecutionArn: executionArn, ...taskData(request, { ExportTaskId: exportTaskId }) },
+    };
+  } catch (err) {
+    // The Provider framework ignores the Delete after a failed Create: undo the task first.
+    await undo(clients, undefined, exportTaskId);
+    throw err;
+  }
+}
+
+async function undo(clients: ProviderClients, executionArn: string | undefined, exportTaskId: string | undefined): Promise<void> {
+  try {
+    if (executionArn) {
+      await stopIfRunning(clients, executionArn, 'The custom resource request failed after it started the export.');
+    }
+    if (exportTaskId) {
+      await cancelExport(clients.ec2, exportTaskId);
+    }
+  } catch (err) {
+    console.error(JSON.stringify({ message: 'undo failed', executionArn, exportTaskId, code: errorCode(err), error: errorMessage(err) }));
+  }
+}
+
+async function isRollingBack(clients: ProviderClients, stackId: string): Promise<boolean> {
+  try {
+    const out = await clients.cfn.send(new DescribeStacksCommand({ StackName: stackId }));
+    return out.Stacks?.[0]?.StackStatus === 'UPDATE_ROLLBACK_IN_PROGRESS';
+  } catch (err) {
+    console.error(JSON.stringify({ message: 'DescribeStacks failed; assuming no rollback', code: errorCode(err), error: errorMessage(err) }));
+    return false;
+  }
+}
+
+/** The attributes of an unchanged resource (looked up again: Update must return them all). */
+async function currentData(clients: ProviderClients, props: Props, physicalId: string, executionArn: string): Promise<ExportResourceData> {
+  if (isTrue(props.WaitForCompletion)) {
+    return { ExecutionArn: executionArn };
+  }
+  const token = clientTokenOfPhysicalId(physicalId);
+  const task = token ? await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, token) : undefined;
+  const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
+  return { ExecutionArn: executionArn, ...(task ? taskData(request, task) : {}) };
+}
+
+/** Update: see the cases in the comments. */
+export async function onUpdate(clients: ProviderClients, event: CloudFormationCustomResourceUpdateEvent): Promise<ProviderResponse> {
+  const props = event.ResourceProperties as unknown as Props;
+  const oldProps = event.OldResourceProperties as unknown as Props;
+  const physicalId = event.PhysicalResourceId;
+  const changed = changedAffectingProperties(oldProps, props);
+  const handleChanged = (oldProps.WaitConditionHandle ?? '') !== (props.WaitConditionHandle ?? '');
+  const waitForCompletion = isTrue(props.WaitForCompletion);
+
+  if (changed.length > 0) {
+    const rollingBack = await isRollingBack(clients, event.StackId);
+    if (handleChanged || !waitForCompletion) {
+      // (a) A different export. On rollback, reuse the export of these properties if any.
+      if (rollingBack) {
+        const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+        const task = await findTaskByTag(clients.ec2, TAG_EXPORT_HASH, exportHash, ['completed', 'active']);
+        const token = task ? tagValue(task, TAG_CLIENT_TOKEN) : undefined;
+        if (task && token) {
+          const executionArn = executionArnFor(props.StateMachineArn, executionNameFor(token));
+          console.log(JSON.stringify({ message: 'rollback reuses export', instanceId: props.InstanceId, exportTaskId: task.ExportTaskId, executionArn }));
+          const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
+          return {
+            PhysicalResourceId: executionArn,
+            Data: { ExecutionArn: executionArn, ...(waitForCompletion ? {} : taskData(request, task)) },
+          };
+        }
+      }
+      return startNewExport(clients, event);
+    }
+    // (b) The export changed but the wait condition did not: its signal would be stale.
+    if (rollingBack) {
+      return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId, physicalId) };
+    }
+    const value = (p: Props, k: string) => String((p as unknown as Record<string, unknown>)[k] ?? '');
+    const diff = changed.map((k) => `${k} '${value(oldProps, k)}' -> '${value(props, k)}'`).join(', ');
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      truncate(`The export of ${props.InstanceId} changed (${diff}) but its wait condition was not replaced, so the deployment could not wait for the new export. Set the construct's \`revision\` prop to a new value (or pass a literal instance id) so that the wait condition is replaced with the export, and deploy again.`, MAX_REASON_CHARS));
+  }
+
+  if (handleChanged && waitForCompletion) {
+    // (c) Same export, new wait condition (e.g. a new timeout): watch the same task again.
+    const oldToken = clientTokenOfPhysicalId(physicalId);
+    if (!oldToken) {
+      return startNewExport(clients, event);
+    }
+    await stopIfRunning(clients, physicalId, 'Replaced by a new execution watching the same export (the wait condition changed).');
+    const task = await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, oldToken);
+    const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+    const input = workflowInputOf(props, {
+      preflight: false,
+      clientToken: oldToken,
+      exportHash,
+      waitConditionHandleUrl: props.WaitConditionHandle,
+      ...(task?.ExportTaskId ? { adoptExportTaskId: task.ExportTaskId } : {}),
+    });
+    normalizeRequest(input);
+    const name = executionNameFor(shortHash([oldToken, event.RequestId]));
+    const executionArn = await startExecution(clients, props.StateMachineArn, name, input);
+    console.log(JSON.stringify({ message: 'export watched by a new execution', instanceId: props.InstanceId, exportTaskId: task?.ExportTaskId, executionArn }));
+    return { PhysicalResourceId: physicalId, Data: { ExecutionArn: executionArn } };
+  }
+
+  // (d) Nothing export-affecting changed.
+  return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId, physicalId) };
+}
+
+/** Delete: stop the execution, cancel an unfinished task, optionally delete the object. */
+export async function onDelete(clients: ProviderClients, event: CloudFormationCustomResourceDeleteEvent): Promise<ProviderResponse> {
+  const props = event.ResourceProperties as unknown as Props;
+  const physicalId = event.PhysicalResourceId;
+  const token = clientTokenOfPhysicalId(physicalId);
+  if (!token) {
+    // Not an execution this handler started (e.g. the Provider's marker after a failed Create).
+    return { PhysicalResourceId: physicalId };
+  }
+  await stopIfRunning(clients, physicalId, 'The export resource was deleted.');
+  const task = await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, token);
+  if (task && isCancellable(task)) {
+    const result = await cancelExport(clients.ec2, task.ExportTaskId!);
+    console.log(JSON.stringify({ message: 'export task cancelled', exportTaskId: task.ExportTaskId, result }));
+  } else if (task?.State === 'completed' && isTrue(props.DeleteObjectOnDelete)) {
+    const bucket = task.ExportToS3Task?.S3Bucket || props.S3Bucket;
+    const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
+    const key = task.ExportToS3Task?.S3Key || objectKeyFor(request.s3Prefix, task.ExportTaskId!, request.objectExtension);
+    try {
+      await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      console.log(JSON.stringify({ message: 'exported object deleted', bucket, key }));
+    } catch (err) {
+      if (!isNotFound(err)) {
+        throw err;
+      }
+    }
+  }
+  return { PhysicalResourceId: physicalId };
+}
+
+/** onEvent with explicit clients (tests). */
+export async function onEvent(event: CloudFormationCustomResourceEvent, clients: ProviderClients): Promise<ProviderResponse> {
+  const props = event.ResourceProperties as unknown as Props;
+  console.log(JSON.stringify({
+    message: 'request',
+    requestType: event.RequestType,
+    logicalResourceId: event.LogicalResourceId,
+    physicalResourceId: (event as { PhysicalResourceId?: string }).PhysicalResourceId,
+    instanceId: props?.InstanceId,
+  }));
+  try {
+    switch (event.RequestType) {
+      case 'Create':
+        return await startNewExport(clients, event);
+      case 'Update':
+        return await onUpdate(clients, event);
+      case 'Delete':
+        return await onDelete(clients, event);
+      default:
+        throw new Error(`Unknown request type ${(event as { RequestType?: string }).RequestType}`);
+    }
+  } catch (err) {
+    throw withInstance(err, props?.InstanceId);
+  }
+}
+
+/** The Lambda entry point (Provider framework onEvent). */
+export async function handler(event: CloudFormationCustomResourceEvent): Promise<ProviderResponse> {
+  return onEvent(event, { sfn, ec2, s3, cfn });
+}

@@ -1,0 +1,176 @@
+/**
+ * Export tasks: find one (by id or by tag), start one idempotently, cancel one.
+ */
+import {
+  CancelExportTaskCommand,
+  CreateInstanceExportTaskCommand,
+  DescribeExportTasksCommand,
+  EC2Client,
+  ExportTask,
+  Tag,
+} from '@aws-sdk/client-ec2';
+import {
+  ERROR_EXPORT_REJECTED,
+  NormalizedRequest,
+  StartResult,
+  TAG_CLIENT_TOKEN,
+  TAG_EXPORT_HASH,
+  TAG_MANAGED,
+  TAG_MANAGED_VALUE,
+} from './contract';
+import { errorCode, errorMessage, isThrottling, mapStartError, throttledError, VmExportError } from './ec2-errors';
+
+/** Preference when several tasks carry the same tag: the most useful state first. */
+const STATE_RANK: Record<string, number> = { completed: 0, active: 1, cancelling: 2, cancelled: 3 };
+
+/** The value of a tag on a task. */
+export function tagValue(task: ExportTask, key: string): string | undefined {
+  return task.Tags?.find((t) => t.Key === key)?.Value;
+}
+
+async function describe(ec2: EC2Client, ids: string[] | undefined): Promise<ExportTask[]> {
+  try {
+    const out = await ec2.send(new DescribeExportTasksCommand(ids ? { ExportTaskIds: ids } : {}));
+    return out.ExportTasks ?? [];
+  } catch (err) {
+    if (isThrottling(err)) {
+      throw throttledError(err, 'DescribeExportTasks');
+    }
+    throw err;
+  }
+}
+
+/** The task with this id, or undefined when EC2 does not know it. */
+export async function findTaskById(ec2: EC2Client, exportTaskId: string): Promise<ExportTask | undefined> {
+  try {
+    const tasks = await describe(ec2, [exportTaskId]);
+    return tasks.find((t) => t.ExportTaskId === exportTaskId);
+  } catch (err) {
+    if (errorCode(err).startsWith('InvalidExportTaskID')) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * The task tagged `key` = `value` (completed first, then active, cancelling, cancelled), or
+ * undefined. `states` limits the states considered.
+ */
+export async function findTaskByTag(
+  ec2: EC2Client,
+  key: string,
+  value: string,
+  states?: readonly string[],
+): Promise<ExportTask | undefined> {
+  const tasks = (await describe(ec2, undefined))
+    .filter((t) => tagValue(t, key) === value)
+    .filter((t) => !states || states.includes(t.State ?? ''))
+    .sort((a, b) => (STATE_RANK[a.State ?? ''] ?? 9) - (STATE_RANK[b.State ?? ''] ?? 9));
+  return tasks[0];
+}
+
+/** The task of a request: the adopted id, else the one tagged with the client token. */
+export async function findTaskForRequest(
+  ec2: EC2Client,
+  request: { readonly adoptExportTaskId?: string; readonly clientToken?: string },
+): Promise<ExportTask | undefined> {
+  if (request.adoptExportTaskId) {
+    return findTaskById(ec2, request.adoptExportTaskId);
+  }
+  if (request.clientToken) {
+    return findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
+  }
+  return undefined;
+}
+
+/** The tags put on a new task. */
+export function taskTags(request: NormalizedRequest): Tag[] {
+  return [
+    { Key: TAG_MANAGED, Value: TAG_MANAGED_VALUE },
+    { Key: TAG_CLIENT_TOKEN, Value: request.clientToken },
+    ...(request.exportHash ? [{ Key: TAG_EXPORT_HASH, Value: request.exportHash }] : []),
+    ...request.tags.map((t) => ({ Key: t.Key, Value: t.Value })),
+  ];
+}
+
+/**
+ * Starts the export of a request at most once: adopts `adoptExportTaskId`, else the task
+ * tagged with the client token, else calls CreateInstanceExportTask. Throws
+ * VmExport.QuotaFull, VmExport.Throttled or VmExport.ExportRejected.
+ */
+export async function startExport(ec2: EC2Client, request: NormalizedRequest): Promise<StartResult> {
+  if (request.adoptExportTaskId) {
+    const adopted = await findTaskById(ec2, request.adoptExportTaskId);
+    if (!adopted) {
+      throw new VmExportError(ERROR_EXPORT_REJECTED,
+        `Export task ${request.adoptExportTaskId} (to adopt for ${request.instanceId}) does not exist: pass the id of an existing instance export task, or omit adoptExportTaskId to start one.`);
+    }
+    return { exportTaskId: adopted.ExportTaskId!, state: adopted.State ?? 'active' };
+  }
+
+  const existing = await findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
+  if (existing) {
+    return { exportTaskId: existing.ExportTaskId!, state: existing.State ?? 'active' };
+  }
+
+  try {
+    const out = await ec2.send(new CreateInstanceExportTaskCommand({
+      InstanceId: request.instanceId,
+      TargetEnvironment: request.targetEnvironment as never,
+      ...(request.description ? { Description: request.description } : {}),
+      ExportToS3Task: {
+        DiskImageFormat: request.diskImageFormat as never,
+        ...(request.containerFormat !== 'none' ? { ContainerFormat: request.containerFormat as never } : {}),
+        S3Bucket: request.s3Bucket,
+        S3Prefix: request.s3Prefix,
+      },
+      TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: taskTags(request) }],
+    }));
+    const task = out.ExportTask;
+    if (!task?.ExportTaskId) {
+      throw new Error(`CreateInstanceExportTask for ${request.instanceId} returned no task id`);
+    }
+    return { exportTaskId: task.ExportTaskId, state: task.State ?? 'active' };
+  } catch (err) {
+    throw mapStartError(err, request.instanceId);
+  }
+}
+
+/** True when CancelExportTask failed because there is nothing left to cancel. */
+export function isNothingToCancel(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code.startsWith('InvalidExportTaskID') && code.endsWith('NotFound')) {
+    return true;
+  }
+  if (code === 'IncorrectState') {
+    return true;
+  }
+  const msg = errorMessage(err).toLowerCase();
+  return msg.includes('completed') || msg.includes('final') || msg.includes('already cancel')
+    || msg.includes('already been cancel') || msg.includes('does not exist') || msg.includes('not found');
+}
+
+/**
+ * Cancels a task. Returns 'cancelled', or 'nothing-to-cancel' when the task is gone,
+ * completed or transferring its final image. Throttling throws VmExport.Throttled.
+ */
+export async function cancelExport(ec2: EC2Client, exportTaskId: string): Promise<'cancelled' | 'nothing-to-cancel'> {
+  try {
+    await ec2.send(new CancelExportTaskCommand({ ExportTaskId: exportTaskId }));
+    return 'cancelled';
+  } catch (err) {
+    if (isThrottling(err)) {
+      throw throttledError(err, `CancelExportTask ${exportTaskId}`);
+    }
+    if (isNothingToCancel(err)) {
+      return 'nothing-to-cancel';
+    }
+    throw err;
+  }
+}
+
+/** True for the states in which a task can still be cancelled. */
+export function isCancellable(task: ExportTask | undefined): boolean {
+  return task?.State === 'active' || task?.State === 'cancelling';
+}

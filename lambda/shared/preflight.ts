@@ -1,0 +1,219 @@
+/**
+ * Read-only checks run before an export starts: the instance, its volume and the bucket.
+ * Every broken rule is collected and reported in one VmExport.PreflightFailed error.
+ */
+import {
+  DescribeInstancesCommand,
+  DescribeVolumesCommand,
+  EC2Client,
+  Instance,
+} from '@aws-sdk/client-ec2';
+import {
+  GetBucketAclCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLocationCommand,
+  GetBucketOwnershipControlsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { ERROR_PREFLIGHT_FAILED } from './contract';
+import { errorCode, isNotFound, isThrottling, throttledError, VmExportError } from './ec2-errors';
+import { canonicalIdForRegion } from '../../src/canonical-id-table';
+
+/** The largest volume VM Import/Export exports, in GiB. */
+export const MAX_VOLUME_GIB = 1024;
+
+/** What the preflight needs to know. */
+export interface PreflightTarget {
+  readonly instanceId: string;
+  readonly s3Bucket: string;
+  /** The canonical ID the bucket must grant; default: the region's. */
+  readonly canonicalId?: string;
+}
+
+/** UsageOperation codes of Windows instances (with or without SQL Server, BYOL). */
+const WINDOWS_USAGE = new Set(['RunInstances:0002', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202', 'RunInstances:0800']);
+/** UsageOperation codes that include SQL Server. */
+const SQL_USAGE = new Set(['RunInstances:0004', 'RunInstances:0100', 'RunInstances:0200', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202']);
+
+/** GetBucketLocation answers null/empty for us-east-1 and 'EU' for eu-west-1. */
+export function normalizeBucketRegion(location: string | undefined | null): string {
+  if (!location) {
+    return 'us-east-1';
+  }
+  if (location === 'EU') {
+    return 'eu-west-1';
+  }
+  return location;
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isThrottling(err)) {
+      throw throttledError(err, what);
+    }
+    throw err;
+  }
+}
+
+/** Instance and volume rules; returns the broken ones. */
+export async function checkInstance(ec2: EC2Client, instanceId: string): Promise<string[]> {
+  let instance: Instance | undefined;
+  try {
+    const out = await call(`DescribeInstances for ${instanceId}`,
+      () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+    instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+  } catch (err) {
+    if (!errorCode(err).startsWith('InvalidInstanceID')) {
+      throw err;
+    }
+  }
+  if (!instance) {
+    return [`instance ${instanceId} does not exist in this account and region: pass the id of an existing instance.`];
+  }
+
+  const problems: string[] = [];
+  const state = instance.State?.Name ?? 'unknown';
+  if (state !== 'running' && state !== 'stopped') {
+    problems.push(`the instance is ${state}: it must be running or stopped.`);
+  }
+  if (instance.RootDeviceType === 'instance-store') {
+    problems.push('the root device is an instance store volume: only EBS-backed instances can be exported.');
+  }
+  const mappings = instance.BlockDeviceMappings ?? [];
+  if (mappings.length !== 1) {
+    problems.push(`the instance has ${mappings.length} volumes in its block device mapping: exactly one is supported; detach the others (or export an AMI of it instead).`);
+  }
+  const nics = instance.NetworkInterfaces ?? [];
+  if (nics.length > 1) {
+    problems.push(`the instance has ${nics.length} network interfaces: only one is supported; detach the others.`);
+  }
+  if ((instance.ProductCodes ?? []).length > 0) {
+    problems.push('the instance was launched from an AWS Marketplace AMI (it has product codes): such instances cannot be exported.');
+  }
+  const details = instance.PlatformDetails ?? '';
+  const usage = instance.UsageOperation ?? '';
+  if (/windows/i.test(details) || (instance.Platform ?? '').toLowerCase() === 'windows' || WINDOWS_USAGE.has(usage)) {
+    problems.push(`the instance runs Windows (${details || instance.Platform || usage}): Windows instances launched from AWS AMIs cannot be exported.`);
+  }
+  if (/sql server/i.test(details) || SQL_USAGE.has(usage)) {
+    problems.push(`the instance includes SQL Server (${details || usage}): such instances cannot be exported.`);
+  }
+
+  const volumeId = mappings.length === 1 ? mappings[0].Ebs?.VolumeId : undefined;
+  if (volumeId) {
+    try {
+      const out = await call(`DescribeVolumes for ${volumeId}`,
+        () => ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
+      const volume = out.Volumes?.find((v) => v.VolumeId === volumeId);
+      if (!volume) {
+        problems.push(`volume ${volumeId} was not found: check the instance's block device mapping.`);
+      } else {
+        if (volume.Encrypted) {
+          problems.push(`volume ${volumeId} is encrypted: encrypted EBS volumes cannot be exported; copy the instance to an unencrypted volume first.`);
+        }
+        if ((volume.Size ?? 0) > MAX_VOLUME_GIB) {
+          problems.push(`volume ${volumeId} has ${volume.Size} GiB: at most ${MAX_VOLUME_GIB} GiB (1 TiB) can be exported.`);
+        }
+      }
+    } catch (err) {
+      if (!errorCode(err).startsWith('InvalidVolume')) {
+        throw err;
+      }
+      problems.push(`volume ${volumeId} was not found: check the instance's block device mapping.`);
+    }
+  }
+  return problems;
+}
+
+/** Bucket rules; returns the broken ones. */
+export async function checkBucket(s3: S3Client, bucket: string, region: string, canonicalId: string): Promise<string[]> {
+  let location: string | undefined;
+  try {
+    const out = await call(`GetBucketLocation for ${bucket}`,
+      () => s3.send(new GetBucketLocationCommand({ Bucket: bucket })));
+    location = normalizeBucketRegion(out.LocationConstraint);
+  } catch (err) {
+    if (err instanceof VmExportError) {
+      throw err;
+    }
+    if (isNotFound(err)) {
+      return [`bucket ${bucket} does not exist: create it first (the ExportBucket construct does) or fix the name.`];
+    }
+    if (errorCode(err) === 'AccessDenied') {
+      return [`bucket ${bucket} cannot be read (AccessDenied): it must belong to this account, and the handler needs s3:GetBucketLocation on it.`];
+    }
+    throw err;
+  }
+  if (location !== region) {
+    return [`bucket ${bucket} is in ${location}, not in ${region}: the export bucket must be in the same region as the instance.`];
+  }
+
+  const problems: string[] = [];
+  try {
+    const out = await call(`GetBucketOwnershipControls for ${bucket}`,
+      () => s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket })));
+    const ownership = out.OwnershipControls?.Rules?.[0]?.ObjectOwnership;
+    if (ownership === 'BucketOwnerEnforced') {
+      problems.push(`bucket ${bucket} has object ownership BucketOwnerEnforced (ACLs disabled): set it to BucketOwnerPreferred.`);
+    }
+  } catch (err) {
+    if (errorCode(err) !== 'OwnershipControlsNotFoundError') {
+      throw err;
+    }
+  }
+
+  try {
+    const out = await call(`GetBucketEncryption for ${bucket}`,
+      () => s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })));
+    const algorithms = (out.ServerSideEncryptionConfiguration?.Rules ?? [])
+      .map((r) => r.ApplyServerSideEncryptionByDefault?.SSEAlgorithm)
+      .filter((a): a is NonNullable<typeof a> => !!a);
+    const kms = algorithms.find((a) => a === 'aws:kms' || a === 'aws:kms:dsse');
+    if (kms) {
+      problems.push(`bucket ${bucket} uses default encryption ${kms}: VM Import/Export does not support SSE-KMS or DSSE-KMS; use SSE-S3 (AES256).`);
+    }
+  } catch (err) {
+    if (errorCode(err) !== 'ServerSideEncryptionConfigurationNotFoundError') {
+      throw err;
+    }
+  }
+
+  const acl = await call(`GetBucketAcl for ${bucket}`, () => s3.send(new GetBucketAclCommand({ Bucket: bucket })));
+  const granted = new Set((acl.Grants ?? [])
+    .filter((g) => g.Grantee?.Type === 'CanonicalUser' && g.Grantee.ID === canonicalId)
+    .map((g) => g.Permission));
+  const missing = ['READ_ACP', 'WRITE'].filter((p) => !granted.has(p as never) && !granted.has('FULL_CONTROL'));
+  if (missing.length > 0) {
+    problems.push(`bucket ${bucket} does not grant ${missing.join(' and ')} to the VM Import/Export canonical ID ${canonicalId}: add the grant (the BucketGrant construct of this library does it).`);
+  }
+  return problems;
+}
+
+/**
+ * Runs every check against the given canonical ID and throws one VmExport.PreflightFailed
+ * error listing all broken rules. Throttling throws VmExport.Throttled; other unexpected
+ * errors are rethrown.
+ */
+export async function runPreflightWithCanonicalId(
+  ec2: EC2Client,
+  s3: S3Client,
+  target: PreflightTarget,
+  region: string,
+  canonicalId: string,
+): Promise<void> {
+  const instanceProblems = await checkInstance(ec2, target.instanceId);
+  const bucketProblems = await checkBucket(s3, target.s3Bucket, region, canonicalId);
+  const all = [...instanceProblems, ...bucketProblems];
+  if (all.length > 0) {
+    const list = all.map((p, i) => `(${i + 1}) ${p}`).join(' ');
+    throw new VmExportError(ERROR_PREFLIGHT_FAILED,
+      `Preflight checks failed for the export of ${target.instanceId} to bucket ${target.s3Bucket}: ${list}`);
+  }
+}
+
+/** runPreflightWithCanonicalId with `target.canonicalId`, else the region's canonical ID. */
+export async function runPreflight(ec2: EC2Client, s3: S3Client, target: PreflightTarget, region: string): Promise<void> {
+  return runPreflightWithCanonicalId(ec2, s3, target, region, target.canonicalId || canonicalIdForRegion(region));
+}

@@ -1,0 +1,71 @@
+/**
+ * Signals an AWS::CloudFormation::WaitConditionHandle. The handle URL is a presigned URL (a
+ * credential): it is never logged nor put into an error message.
+ */
+import { ERROR_WORKFLOW_ERROR, WAIT_CONDITION_UNIQUE_ID } from './contract';
+import { VmExportError } from './ec2-errors';
+import { MAX_REASON_CHARS, truncate } from './truncate';
+
+/** The JSON document a wait condition handle takes. */
+export interface WaitConditionSignal {
+  readonly Status: 'SUCCESS' | 'FAILURE';
+  readonly UniqueId: string;
+  readonly Data: string;
+  readonly Reason: string;
+}
+
+/** The fetch function used to send (replaceable in tests). */
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string }) =>
+Promise<{ ok: boolean; status: number }>;
+
+export interface SignalOptions {
+  readonly fetch?: FetchLike;
+  /** Attempts in all (default 4). */
+  readonly attempts?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Builds the signal document (Reason shortened to at most 1000 characters). */
+export function buildSignal(success: boolean, data: string, reason: string): WaitConditionSignal {
+  return {
+    Status: success ? 'SUCCESS' : 'FAILURE',
+    UniqueId: WAIT_CONDITION_UNIQUE_ID,
+    Data: data,
+    Reason: truncate(reason, MAX_REASON_CHARS),
+  };
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PUTs the signal to the handle URL with an empty Content-Type (what the presigned URL was
+ * signed with). Retries network errors and 5xx answers; throws VmExport.WorkflowError after the
+ * last attempt or on a 4xx answer (e.g. an expired URL).
+ */
+export async function sendSignal(url: string, signal: WaitConditionSignal, options: SignalOptions = {}): Promise<void> {
+  const send: FetchLike = options.fetch ?? ((u, init) => fetch(u, init));
+  const attempts = options.attempts ?? 4;
+  const sleep = options.sleep ?? defaultSleep;
+  const body = JSON.stringify(signal);
+  let last = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const res = await send(url, { method: 'PUT', headers: { 'Content-Type': '' }, body });
+      if (res.ok) {
+        return;
+      }
+      last = `HTTP ${res.status}`;
+      if (res.status < 500) {
+        break;
+      }
+    } catch (err) {
+      // The error text of a failed request may contain the URL: keep only its name.
+      last = `network error (${(err as { name?: string } | undefined)?.name ?? 'Error'})`;
+    }
+    if (attempt < attempts) {
+      await sleep(Math.min(8000, 500 * 2 ** (attempt - 1)));
+    }
+  }
+  throw new VmExportError(ERROR_WORKFLOW_ERROR,
+    `Could not signal the wait condition handle (${signal.Status} ${signal.Data}): ${last}. The deployment waits until the wait condition times out.`);
+}
