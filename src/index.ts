@@ -1,2 +1,5 @@
 export * from './canonical-ids';
 export * from './vm-export-bucket';
+export * from './export-formats';
+export * from './instance-export';
+export * from './instance-export-workflow';

@@ -1,0 +1,324 @@
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import {
+  FAILURE_STATES,
+  WorkflowErrors,
+  WorkflowPaths,
+  WorkflowStateNames as N,
+  WorkflowTimings,
+} from './export-workflow-names';
+
+/**
+ * Errors of the Lambda service itself (not of the handler) that are worth retrying.
+ */
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** The names Step Functions may give EC2 throttling in an AWS SDK integration. */
+const EC2_THROTTLING_ERRORS = [
+  'Ec2.RequestLimitExceededException',
+  'Ec2.RequestLimitExceeded',
+];
+
+/** The generic name EC2 errors may surface under, with the error code in the Cause. */
+const EC2_GENERIC_ERROR = 'Ec2.Ec2Exception';
+
+/** Options of the export workflow definition. */
+export interface ExportWorkflowDefinitionOptions {
+  /** The export-task function (`prepare`, `start`, `finish`). */
+  readonly exportFunction: lambda.IFunction;
+}
+
+/**
+ * Builds the export workflow (JSONPath only, so that aws-local-stepfunctions runs the very
+ * definition that is deployed):
+ *
+ * ```
+ * Prepare ──(catch)──► PrepareFailed ─┐
+ *    │                                 ▼
+ * Export (Parallel) ──(catch $.error)─► Finish ─► CheckOutcome ─► Succeeded | <one Fail per error>
+ *    ├─ StartExport ─► CountShortPoll ─► WaitShortPoll ─► DescribeExportTask ─► CheckExportState
+ *    │       completed ─► TaskCompleted (Fail INTERNAL_COMPLETED)
+ *    │       cancelled ─► TaskCancelled (Fail INTERNAL_CANCELLED, cause = StatusMessage)
+ *    │       polls < 15 ─► CountShortPoll      otherwise ─► WaitLongPoll ─► DescribeExportTask
+ *    └─ Deadline (Wait request.deadlineSeconds) ─► DeadlineReached (Fail DEADLINE_PASSED)
+ * ```
+ *
+ * Both branches always end in a Fail state, so the Parallel always fails and its Catch hands
+ * `{ request, error }` to Finish; a failing Prepare hands Finish the same shape with the raw
+ * input as `request`.
+ */
+export function buildExportWorkflowDefinition(scope: Construct, options: ExportWorkflowDefinitionOptions): sfn.IChainable {
+  const fn = options.exportFunction;
+
+  // ---------------------------------------------------------------------------------------------
+  // Finish and the final outcome.
+  // ---------------------------------------------------------------------------------------------
+  const finish = tasks.LambdaInvoke.jsonPath(scope, N.FINISH, {
+    comment: 'Decide the outcome, cancel a task that is still active, signal the wait condition.',
+    lambdaFunction: fn,
+    payload: sfn.TaskInput.fromObject({
+      action: 'finish',
+      request: sfn.JsonPath.objectAt(WorkflowPaths.REQUEST),
+      error: sfn.JsonPath.objectAt(WorkflowPaths.ERROR),
+    }),
+    retryOnServiceExceptions: false,
+    outputPath: '$.Payload',
+  });
+  addLambdaRetries(finish);
+  finish.addRetry({
+    errors: [WorkflowErrors.THROTTLED],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: 8,
+    maxDelay: Duration.seconds(60),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+
+  const finishFailed = sfn.Fail.jsonPath(scope, N.FINISH_FAILED, {
+    comment: 'The finish step failed: the outcome is unknown.',
+    error: WorkflowErrors.WORKFLOW_ERROR,
+    causePath: `${WorkflowPaths.FINISH_ERROR}.Cause`,
+  });
+  finish.addCatch(finishFailed, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.FINISH_ERROR });
+
+  const checkOutcome = sfn.Choice.jsonPath(scope, N.CHECK_OUTCOME, {
+    comment: 'End in Succeed, or in a Fail state named after the documented error.',
+  });
+  checkOutcome.when(
+    sfn.Condition.and(presentString('$.status'), sfn.Condition.stringEquals('$.status', 'SUCCEEDED')),
+    sfn.Succeed.jsonPath(scope, N.SUCCEEDED, { comment: 'The export completed; the output is the WorkflowOutput.' }),
+  );
+  for (const failure of FAILURE_STATES) {
+    checkOutcome.when(
+      sfn.Condition.and(
+        presentString('$.status'),
+        sfn.Condition.stringEquals('$.status', 'FAILED'),
+        presentString('$.errorName'),
+        sfn.Condition.stringEquals('$.errorName', failure.error),
+        presentString('$.cause'),
+      ),
+      sfn.Fail.jsonPath(scope, failure.stateName, {
+        error: failure.error,
+        causePath: '$.cause',
+      }),
+    );
+  }
+  checkOutcome.otherwise(sfn.Fail.jsonPath(scope, N.UNEXPECTED_OUTCOME, {
+    comment: 'The finish step returned an outcome the workflow does not know.',
+    error: WorkflowErrors.WORKFLOW_ERROR,
+    cause: 'The finish step returned an unexpected result (no known status, errorName and cause).',
+  }));
+  finish.next(checkOutcome);
+
+  // ---------------------------------------------------------------------------------------------
+  // Prepare.
+  // ---------------------------------------------------------------------------------------------
+  const prepare = tasks.LambdaInvoke.jsonPath(scope, N.PREPARE, {
+    comment: 'Validate and normalize the input; run the read-only preflight checks.',
+    lambdaFunction: fn,
+    payload: sfn.TaskInput.fromObject({
+      action: 'prepare',
+      input: sfn.JsonPath.entirePayload,
+    }),
+    retryOnServiceExceptions: false,
+    // ResultPath left at its default ($): the output is { request }. (An explicit '$' is also
+    // misread by aws-local-stepfunctions as a key named '$'.)
+    resultSelector: { request: sfn.JsonPath.objectAt('$.Payload') },
+  });
+  addLambdaRetries(prepare);
+  prepare.addRetry({
+    errors: [WorkflowErrors.THROTTLED],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: 6,
+    maxDelay: Duration.seconds(60),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  const prepareFailed = sfn.Pass.jsonPath(scope, N.PREPARE_FAILED, {
+    comment: 'Give Finish the same shape as after the export: { request: <raw input>, error }.',
+    parameters: {
+      request: sfn.JsonPath.objectAt('$$.Execution.Input'),
+      error: sfn.JsonPath.objectAt('$'),
+    },
+  });
+  prepare.addCatch(prepareFailed, { errors: [sfn.Errors.ALL] });
+  prepareFailed.next(finish);
+
+  // ---------------------------------------------------------------------------------------------
+  // Export branch: start, then poll with the AWS SDK integration (no Lambda while polling).
+  // ---------------------------------------------------------------------------------------------
+  const startExport = tasks.LambdaInvoke.jsonPath(scope, N.START_EXPORT, {
+    comment: 'Adopt or start the export task (retried while the conversion-task quota is full).',
+    lambdaFunction: fn,
+    payload: sfn.TaskInput.fromObject({
+      action: 'start',
+      request: sfn.JsonPath.objectAt(WorkflowPaths.REQUEST),
+    }),
+    retryOnServiceExceptions: false,
+    resultSelector: {
+      exportTaskId: sfn.JsonPath.stringAt('$.Payload.exportTaskId'),
+      state: sfn.JsonPath.stringAt('$.Payload.state'),
+    },
+    resultPath: WorkflowPaths.START,
+  });
+  addLambdaRetries(startExport);
+  startExport.addRetry({
+    errors: [WorkflowErrors.QUOTA_FULL, WorkflowErrors.THROTTLED],
+    interval: Duration.seconds(WorkflowTimings.START_RETRY_INTERVAL_SECONDS),
+    backoffRate: 2,
+    maxDelay: Duration.seconds(WorkflowTimings.START_RETRY_MAX_DELAY_SECONDS),
+    jitterStrategy: sfn.JitterType.FULL,
+    maxAttempts: WorkflowTimings.START_RETRY_MAX_ATTEMPTS,
+  });
+
+  const countShortPoll = sfn.Pass.jsonPath(scope, N.COUNT_SHORT_POLL, {
+    comment: `Count the short polls (${WorkflowTimings.SHORT_POLL_COUNT} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
+    parameters: {
+      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${WorkflowPaths.POLL}.count`), 1),
+    },
+    resultPath: WorkflowPaths.POLL,
+  });
+  const waitShortPoll = sfn.Wait.jsonPath(scope, N.WAIT_SHORT_POLL, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SHORT_POLL_SECONDS)),
+  });
+  const waitLongPoll = sfn.Wait.jsonPath(scope, N.WAIT_LONG_POLL, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.LONG_POLL_SECONDS)),
+  });
+
+  const describe = tasks.CallAwsService.jsonPath(scope, N.DESCRIBE_EXPORT_TASK, {
+    comment: 'Poll the export task (AWS SDK integration: state transitions, no Lambda).',
+    service: 'ec2',
+    action: 'describeExportTasks',
+    parameters: {
+      ExportTaskIds: sfn.JsonPath.array(sfn.JsonPath.stringAt(`${WorkflowPaths.START}.exportTaskId`)),
+    },
+    // DescribeExportTasks supports no resource-level permissions.
+    iamResources: ['*'],
+    iamAction: 'ec2:DescribeExportTasks',
+    resultSelector: { ExportTasks: sfn.JsonPath.listAt('$.ExportTasks') },
+    resultPath: WorkflowPaths.DESCRIBE,
+  });
+  describe.addRetry({
+    errors: EC2_THROTTLING_ERRORS,
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: 4,
+    maxDelay: Duration.seconds(60),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+
+  // EC2 may report throttling under its specific name (retried above, and caught here once the
+  // retries are used up) or only as the generic Ec2.Ec2Exception with the code in the Cause.
+  const checkDescribeError = sfn.Choice.jsonPath(scope, N.CHECK_DESCRIBE_ERROR, {
+    comment: 'Throttled: poll again after a long wait. Anything else fails the export branch.',
+  });
+  const describeError = WorkflowPaths.DESCRIBE_ERROR;
+  checkDescribeError.when(
+    sfn.Condition.or(
+      ...EC2_THROTTLING_ERRORS.map((e) => sfn.Condition.stringEquals(`${describeError}.Error`, e)),
+      sfn.Condition.and(
+        presentString(`${describeError}.Cause`),
+        sfn.Condition.stringMatches(`${describeError}.Cause`, '*RequestLimitExceeded*'),
+      ),
+    ),
+    waitLongPoll,
+  );
+  checkDescribeError.otherwise(sfn.Fail.jsonPath(scope, N.DESCRIBE_FAILED, {
+    errorPath: `${describeError}.Error`,
+    causePath: `${describeError}.Cause`,
+  }));
+  describe.addCatch(checkDescribeError, {
+    errors: [...EC2_THROTTLING_ERRORS, EC2_GENERIC_ERROR],
+    resultPath: describeError,
+  });
+
+  const taskState = `${WorkflowPaths.DESCRIBE}.ExportTasks[0].State`;
+  const statusMessage = `${WorkflowPaths.DESCRIBE}.ExportTasks[0].StatusMessage`;
+  const checkExportState = sfn.Choice.jsonPath(scope, N.CHECK_EXPORT_STATE, {
+    comment: 'completed / cancelled end the export branch; active / cancelling keep polling.',
+  });
+  checkExportState
+    .when(sfn.Condition.not(sfn.Condition.isPresent(taskState)), sfn.Fail.jsonPath(scope, N.TASK_NOT_FOUND, {
+      error: WorkflowErrors.WORKFLOW_ERROR,
+      cause: 'DescribeExportTasks did not return the export task.',
+    }))
+    .when(sfn.Condition.stringEquals(taskState, 'completed'), sfn.Fail.jsonPath(scope, N.TASK_COMPLETED, {
+      comment: 'Ends the Parallel (and so the deadline branch); Finish turns it into success.',
+      error: WorkflowErrors.INTERNAL_COMPLETED,
+      cause: 'The export task completed.',
+    }))
+    .when(
+      sfn.Condition.and(sfn.Condition.stringEquals(taskState, 'cancelled'), presentString(statusMessage)),
+      sfn.Fail.jsonPath(scope, N.TASK_CANCELLED, {
+        error: WorkflowErrors.INTERNAL_CANCELLED,
+        causePath: statusMessage,
+      }),
+    )
+    .when(sfn.Condition.stringEquals(taskState, 'cancelled'), sfn.Fail.jsonPath(scope, N.TASK_CANCELLED_WITHOUT_MESSAGE, {
+      error: WorkflowErrors.INTERNAL_CANCELLED,
+      cause: 'The export task was cancelled.',
+    }))
+    .when(sfn.Condition.numberLessThan(`${WorkflowPaths.POLL}.count`, WorkflowTimings.SHORT_POLL_COUNT), countShortPoll)
+    .otherwise(waitLongPoll);
+
+  startExport.next(countShortPoll);
+  countShortPoll.next(waitShortPoll);
+  waitShortPoll.next(describe);
+  waitLongPoll.next(describe);
+  describe.next(checkExportState);
+
+  // ---------------------------------------------------------------------------------------------
+  // Deadline branch.
+  // ---------------------------------------------------------------------------------------------
+  const deadline = sfn.Wait.jsonPath(scope, N.DEADLINE, {
+    comment: 'Wait for the request\'s deadline; failing ends the export branch too.',
+    time: sfn.WaitTime.secondsPath(`${WorkflowPaths.REQUEST}.deadlineSeconds`),
+  });
+  deadline.next(sfn.Fail.jsonPath(scope, N.DEADLINE_REACHED, {
+    error: WorkflowErrors.DEADLINE_PASSED,
+    cause: 'The deadline passed before the export task finished.',
+  }));
+
+  // ---------------------------------------------------------------------------------------------
+  // The Parallel: both branches end in Fail; the Catch hands { request, error } to Finish.
+  // ---------------------------------------------------------------------------------------------
+  const exportParallel = sfn.Parallel.jsonPath(scope, N.EXPORT, {
+    comment: 'Race the export (start + poll) against the deadline.',
+    parameters: {
+      request: sfn.JsonPath.objectAt(WorkflowPaths.REQUEST),
+      poll: { count: 0 },
+    },
+  });
+  exportParallel.branch(startExport);
+  exportParallel.branch(deadline);
+  exportParallel.addCatch(finish, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.ERROR });
+
+  return sfn.Chain.start(prepare).next(exportParallel);
+}
+
+/**
+ * A type test that is safe on a missing field: IsPresent first (And stops at the first false
+ * rule), so that neither Step Functions nor the local interpreter evaluates a missing path.
+ */
+function presentString(jsonPath: string): sfn.Condition {
+  return sfn.Condition.and(sfn.Condition.isPresent(jsonPath), sfn.Condition.isString(jsonPath));
+}
+
+function addLambdaRetries(task: tasks.LambdaInvoke): void {
+  task.addRetry({
+    errors: LAMBDA_SERVICE_ERRORS,
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 6,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+}

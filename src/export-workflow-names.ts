@@ -1,0 +1,136 @@
+/**
+ * Names and timings of the export workflow (internal module, not part of the jsii API).
+ *
+ * The error names come from `export-constants.ts`, the src/ copy of `lambda/shared/contract.ts`
+ * (a unit test checks that both agree).
+ *
+ * State names are part of the workflow's observable behaviour: tests, benchmarks and operators
+ * refer to them (wait and retry overrides in aws-local-stepfunctions are keyed by state name,
+ * and the console and execution history show them). Do not rename them casually.
+ */
+import * as C from './export-constants';
+
+/** Error names the workflow ends with or matches on (see `lambda/shared/contract.ts`). */
+export const WorkflowErrors = {
+  PREFLIGHT_FAILED: C.ERROR_PREFLIGHT_FAILED,
+  EXPORT_REJECTED: C.ERROR_EXPORT_REJECTED,
+  EXPORT_FAILED: C.ERROR_EXPORT_FAILED,
+  DEADLINE_PASSED: C.ERROR_DEADLINE_PASSED,
+  QUOTA_NEVER_FREED: C.ERROR_QUOTA_NEVER_FREED,
+  QUOTA_FULL: C.ERROR_QUOTA_FULL,
+  THROTTLED: C.ERROR_THROTTLED,
+  INVALID_INPUT: C.ERROR_INVALID_INPUT,
+  INTERNAL_COMPLETED: C.INTERNAL_COMPLETED,
+  INTERNAL_CANCELLED: C.INTERNAL_CANCELLED,
+  WORKFLOW_ERROR: C.ERROR_WORKFLOW_ERROR,
+} as const;
+
+/** Tag key and value that mark an export task as started by this library. */
+export const MANAGED_TAG = {
+  KEY: C.TAG_MANAGED,
+  VALUE: C.TAG_MANAGED_VALUE,
+} as const;
+
+/** The state names of the export workflow. */
+export const WorkflowStateNames = {
+  /** Lambda `prepare`: validate and normalize the input, run the preflight checks. */
+  PREPARE: 'Prepare',
+  /** Pass: reshape a failed Prepare into `{ request: <raw input>, error }` for Finish. */
+  PREPARE_FAILED: 'PrepareFailed',
+  /** Parallel: the export branch races the deadline branch. */
+  EXPORT: 'Export',
+  /** Lambda `start` (retried while the conversion-task quota is full or EC2 throttles). */
+  START_EXPORT: 'StartExport',
+  /** Pass: counts the short polls (60 s) before switching to long polls (300 s). */
+  COUNT_SHORT_POLL: 'CountShortPoll',
+  /** Wait: 60 s between polls during the first polls. */
+  WAIT_SHORT_POLL: 'WaitShortPoll',
+  /** Wait: 300 s between polls afterwards (and after a throttled poll). */
+  WAIT_LONG_POLL: 'WaitLongPoll',
+  /** AWS SDK integration: ec2:DescribeExportTasks. */
+  DESCRIBE_EXPORT_TASK: 'DescribeExportTask',
+  /** Choice on the task's state. */
+  CHECK_EXPORT_STATE: 'CheckExportState',
+  /** Choice on a caught DescribeExportTasks error: throttled (poll again later) or not. */
+  CHECK_DESCRIBE_ERROR: 'CheckDescribeError',
+  /** Fail (inside the Parallel): DescribeExportTasks failed with an error other than throttling. */
+  DESCRIBE_FAILED: 'DescribeFailed',
+  /** Fail (inside the Parallel): DescribeExportTasks returned no task. */
+  TASK_NOT_FOUND: 'TaskNotFound',
+  /** Fail (inside the Parallel) with INTERNAL_COMPLETED: the task completed. */
+  TASK_COMPLETED: 'TaskCompleted',
+  /** Fail (inside the Parallel) with INTERNAL_CANCELLED and the task's StatusMessage. */
+  TASK_CANCELLED: 'TaskCancelled',
+  /** Fail (inside the Parallel) with INTERNAL_CANCELLED when the task has no StatusMessage. */
+  TASK_CANCELLED_WITHOUT_MESSAGE: 'TaskCancelledWithoutMessage',
+  /** Wait (deadline branch): `request.deadlineSeconds`. */
+  DEADLINE: 'Deadline',
+  /** Fail (deadline branch) with DEADLINE_PASSED. */
+  DEADLINE_REACHED: 'DeadlineReached',
+  /** Lambda `finish`: decide the outcome, clean up, signal the wait condition. */
+  FINISH: 'Finish',
+  /** Fail: the finish step itself failed. */
+  FINISH_FAILED: 'FinishFailed',
+  /** Choice on the finish step's `status` and `errorName`. */
+  CHECK_OUTCOME: 'CheckOutcome',
+  /** Succeed: the export completed. */
+  SUCCEEDED: 'Succeeded',
+  /** Fail: the finish step returned something the workflow does not understand. */
+  UNEXPECTED_OUTCOME: 'UnexpectedOutcome',
+  /** Fail states of a failed export, one per documented error name. */
+  PREFLIGHT_FAILED: 'PreflightFailed',
+  EXPORT_REJECTED: 'ExportRejected',
+  EXPORT_FAILED: 'ExportFailed',
+  DEADLINE_PASSED: 'DeadlinePassed',
+  QUOTA_NEVER_FREED: 'QuotaNeverFreed',
+  INVALID_INPUT: 'InvalidInput',
+  WORKFLOW_ERROR: 'WorkflowError',
+} as const;
+
+/** The documented failure error names and the Fail state that ends the execution with each. */
+export const FAILURE_STATES: ReadonlyArray<{ readonly error: string; readonly stateName: string }> = [
+  { error: WorkflowErrors.PREFLIGHT_FAILED, stateName: WorkflowStateNames.PREFLIGHT_FAILED },
+  { error: WorkflowErrors.EXPORT_REJECTED, stateName: WorkflowStateNames.EXPORT_REJECTED },
+  { error: WorkflowErrors.EXPORT_FAILED, stateName: WorkflowStateNames.EXPORT_FAILED },
+  { error: WorkflowErrors.DEADLINE_PASSED, stateName: WorkflowStateNames.DEADLINE_PASSED },
+  { error: WorkflowErrors.QUOTA_NEVER_FREED, stateName: WorkflowStateNames.QUOTA_NEVER_FREED },
+  { error: WorkflowErrors.INVALID_INPUT, stateName: WorkflowStateNames.INVALID_INPUT },
+  { error: WorkflowErrors.WORKFLOW_ERROR, stateName: WorkflowStateNames.WORKFLOW_ERROR },
+];
+
+/** Poll timings of the export branch. */
+export const WorkflowTimings = {
+  /** Seconds between polls in the short phase. */
+  SHORT_POLL_SECONDS: 60,
+  /** Number of short polls before the long phase. */
+  SHORT_POLL_COUNT: 15,
+  /** Seconds between polls in the long phase. */
+  LONG_POLL_SECONDS: 300,
+  /** First retry interval of StartExport while the quota is full or EC2 throttles. */
+  START_RETRY_INTERVAL_SECONDS: 30,
+  /** Maximum retry interval of StartExport. */
+  START_RETRY_MAX_DELAY_SECONDS: 300,
+  /**
+   * Retry attempts of StartExport: effectively unbounded (the Step Functions maximum); the
+   * deadline branch bounds the time spent waiting for a free conversion-task slot.
+   */
+  START_RETRY_MAX_ATTEMPTS: 99999999,
+} as const;
+
+/** Where the workflow keeps its data in the state (JSONPath). */
+export const WorkflowPaths = {
+  /** The NormalizedRequest (or the raw input when Prepare failed). */
+  REQUEST: '$.request',
+  /** The caught `{ Error, Cause }` that Finish receives. */
+  ERROR: '$.error',
+  /** StartExport's result: `{ exportTaskId, state }`. */
+  START: '$.start',
+  /** The short-poll counter: `{ count }`. */
+  POLL: '$.poll',
+  /** DescribeExportTasks' result: `{ ExportTasks }`. */
+  DESCRIBE: '$.describe',
+  /** A caught DescribeExportTasks error. */
+  DESCRIBE_ERROR: '$.describeError',
+  /** A caught Finish error. */
+  FINISH_ERROR: '$.finishError',
+} as const;

@@ -1,0 +1,294 @@
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import * as contract from '../lambda/shared/contract';
+import { MANAGED_TAG, WorkflowErrors } from '../src/export-workflow-names';
+import { handlerRuntime } from '../src/handler-runtime';
+import { InstanceExportWorkflow } from '../src/instance-export-workflow';
+
+function newStack(): Stack {
+  return new Stack(new App(), 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+}
+
+function synth(configure?: (stack: Stack, workflow: InstanceExportWorkflow) => void): { stack: Stack; template: Template } {
+  const stack = newStack();
+  const workflow = InstanceExportWorkflow.of(stack);
+  configure?.(stack, workflow);
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** Every statement of every AWS::IAM::Policy in the template, with the policy's logical id. */
+function allStatements(template: Template): Array<{ policy: string; statement: any }> {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.entries(policies).flatMap(([policy, resource]) =>
+    (resource.Properties.PolicyDocument.Statement as any[]).map((statement) => ({ policy, statement })));
+}
+
+function asArray<T>(value: T | T[]): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+function exportFunctionPolicyStatements(template: Template): any[] {
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: [{ Ref: Match.stringLikeRegexp('ExportTaskRole') }] },
+  });
+  const ids = Object.keys(policies);
+  expect(ids).toHaveLength(1);
+  return policies[ids[0]].Properties.PolicyDocument.Statement;
+}
+
+const ec2Arn = (resource: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:eu-west-1:123456789012:${resource}/*`]],
+});
+
+describe('InstanceExportWorkflow', () => {
+  test('one workflow per stack: of() returns the same instance from anywhere in the stack', () => {
+    const stack = newStack();
+    const child = new Construct(stack, 'Child');
+    const a = InstanceExportWorkflow.of(stack);
+    const b = InstanceExportWorkflow.of(child);
+    expect(b).toBe(a);
+    expect(a.node.id).toBe(InstanceExportWorkflow.DEFAULT_ID);
+    expect(a.node.scope).toBe(stack);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+  });
+
+  test('of() returns a workflow created explicitly (with props) before it', () => {
+    const stack = newStack();
+    const explicit = new InstanceExportWorkflow(stack, 'Custom', { logRetention: logs.RetentionDays.ONE_MONTH });
+    expect(InstanceExportWorkflow.of(stack)).toBe(explicit);
+    Template.fromStack(stack).resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+  });
+
+  test('different stacks get different workflows', () => {
+    const app = new App();
+    const s1 = new Stack(app, 'One');
+    const s2 = new Stack(app, 'Two');
+    expect(InstanceExportWorkflow.of(s1)).not.toBe(InstanceExportWorkflow.of(s2));
+  });
+
+  test('standard state machine, logging ALL without execution data, tracing', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StateMachineLogs'), 'Arn'] } } }],
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  test('log groups keep logs one year and are retained by default; props change that', () => {
+    const { template } = synth();
+    const groups = template.findResources('AWS::Logs::LogGroup');
+    expect(Object.keys(groups)).toHaveLength(2);
+    for (const group of Object.values(groups)) {
+      expect(group.Properties.RetentionInDays).toBe(365);
+      expect(group.DeletionPolicy).toBe('Retain');
+    }
+
+    const stack = newStack();
+    new InstanceExportWorkflow(stack, 'Wf', {
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+      tracingEnabled: false,
+    });
+    const custom = Template.fromStack(stack);
+    for (const group of Object.values(custom.findResources('AWS::Logs::LogGroup'))) {
+      expect(group.Properties.RetentionInDays).toBe(7);
+      expect(group.DeletionPolicy).toBe('Delete');
+    }
+    custom.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: false } });
+  });
+
+  test('the export-task function: asset handler, Node >= 22, 5 min, 256 MB, explicit log group', () => {
+    const { template, stack } = synth();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: Match.stringLikeRegexp('^nodejs(2[2-9]|[3-9]\\d)\\.x$'),
+      Timeout: 300,
+      MemorySize: 256,
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('ExportTaskLogs') } },
+      Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExportTaskRole'), 'Arn'] },
+    });
+    expect(InstanceExportWorkflow.of(stack).exportFunction).toBeDefined();
+  });
+
+  test('the runtime helper never goes below Node.js 22', () => {
+    const runtime = handlerRuntime(newStack());
+    expect(Number(/^nodejs(\d+)\.x$/.exec(runtime.name)![1])).toBeGreaterThanOrEqual(22);
+  });
+
+  test('export-task function IAM: exactly the least-privilege statements', () => {
+    const { template } = synth();
+    const statements = exportFunctionPolicyStatements(template);
+    expect(statements).toEqual([
+      {
+        Sid: 'WriteLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/ExportTaskLogs/), 'Arn'] },
+      },
+      {
+        Sid: 'DescribeForPreflightAndPolling',
+        Effect: 'Allow',
+        Action: ['ec2:DescribeExportTasks', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
+        Resource: '*',
+      },
+      {
+        Sid: 'ExportInstances',
+        Effect: 'Allow',
+        Action: 'ec2:CreateInstanceExportTask',
+        Resource: ec2Arn('instance'),
+      },
+      {
+        Sid: 'CreateTaggedExportTasks',
+        Effect: 'Allow',
+        Action: 'ec2:CreateInstanceExportTask',
+        Resource: ec2Arn('export-instance-task'),
+        Condition: { StringEquals: { 'aws:RequestTag/vm-export:managed-by': 'cdk-vm-export' } },
+      },
+      {
+        Sid: 'TagExportTasksOnCreate',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: ec2Arn('export-instance-task'),
+        Condition: { StringEquals: { 'ec2:CreateAction': 'CreateInstanceExportTask' } },
+      },
+      {
+        Sid: 'CancelManagedExportTasks',
+        Effect: 'Allow',
+        Action: 'ec2:CancelExportTask',
+        Resource: ec2Arn('export-instance-task'),
+        Condition: { StringEquals: { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' } },
+      },
+    ]);
+  });
+
+  test('the function role has no managed policies', () => {
+    const { template } = synth();
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'lambda.amazonaws.com' } }] } },
+    });
+    expect(Object.keys(roles)).toHaveLength(1);
+    expect(Object.values(roles)[0].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('state machine role: invoke the function, describeExportTasks on *', () => {
+    const { template } = synth();
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('StateMachineRole') }] },
+    });
+    const statements: any[] = Object.values(policies)[0].Properties.PolicyDocument.Statement;
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Resource: expect.arrayContaining([{ 'Fn::GetAtt': [expect.stringMatching(/ExportTaskFunction/), 'Arn'] }]),
+      }),
+      expect.objectContaining({ Action: 'ec2:DescribeExportTasks', Resource: '*' }),
+    ]));
+    // Nothing else on EC2: the state machine cannot start or cancel exports itself.
+    const ec2Actions = statements.flatMap((s) => asArray(s.Action)).filter((a: string) => a.startsWith('ec2:'));
+    expect(ec2Actions).toEqual(['ec2:DescribeExportTasks']);
+  });
+
+  test('no "*" resource except for Describe, log delivery and X-Ray', () => {
+    const { template } = synth((stack, workflow) => {
+      workflow.grantBucketAccess(new s3.Bucket(stack, 'Bucket'));
+      workflow.grantStartExecution(new iam.Role(stack, 'Starter', { assumedBy: new iam.AccountRootPrincipal() }));
+    });
+    const allowed = /^(ec2:Describe[A-Za-z]+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|xray:[A-Za-z]+)$/;
+    const wildcardActions = allStatements(template)
+      .filter(({ statement }) => asArray(statement.Resource).includes('*'))
+      .flatMap(({ policy, statement }) => asArray<string>(statement.Action).map((action) => ({ policy, action })));
+    expect(wildcardActions.length).toBeGreaterThan(0);
+    expect(wildcardActions.filter(({ action }) => !allowed.test(action))).toEqual([]);
+    // Nothing with a wildcard resource may write to EC2 or S3.
+    expect(wildcardActions.filter(({ action }) => /^(ec2:(Create|Cancel)|s3:)/.test(action))).toEqual([]);
+  });
+
+  test('ARNs use the partition pseudo parameter, never a literal arn:aws:', () => {
+    const { template } = synth((stack, workflow) => workflow.grantBucketAccess(new s3.Bucket(stack, 'Bucket')));
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toMatch(/arn:aws:/);
+    expect(text).toContain('{"Ref":"AWS::Partition"}');
+  });
+
+  test('grantBucketAccess adds the preflight reads scoped to the bucket, once per bucket', () => {
+    const { template } = synth((stack, workflow) => {
+      const bucket = new s3.Bucket(stack, 'Bucket');
+      workflow.grantBucketAccess(bucket);
+      workflow.grantBucketAccess(bucket);
+      workflow.grantBucketAccess(s3.Bucket.fromBucketName(stack, 'Imported', 'imported-bucket'));
+    });
+    const s3Statements = exportFunctionPolicyStatements(template).filter((s) => asArray<string>(s.Action)[0].startsWith('s3:'));
+    expect(s3Statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration', 's3:GetBucketAcl'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bucket/), 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration', 's3:GetBucketAcl'],
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::imported-bucket']] },
+      },
+    ]);
+  });
+
+  test('grantStartExecution and grantRead', () => {
+    const { template } = synth((stack, workflow) => {
+      const role = new iam.Role(stack, 'Caller', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      workflow.grantStartExecution(role);
+      workflow.grantRead(role);
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('Caller') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('StateMachine') } }),
+        ]),
+      },
+    });
+  });
+
+  test('metrics', () => {
+    const stack = newStack();
+    const workflow = InstanceExportWorkflow.of(stack);
+    expect(workflow.metricFailed().metricName).toBe('ExecutionsFailed');
+    expect(workflow.metricSucceeded().metricName).toBe('ExecutionsSucceeded');
+    expect(workflow.metricFailed().namespace).toBe('AWS/States');
+  });
+
+  test('the mirrored names agree with lambda/shared/contract.ts', () => {
+    expect(WorkflowErrors).toEqual({
+      PREFLIGHT_FAILED: contract.ERROR_PREFLIGHT_FAILED,
+      EXPORT_REJECTED: contract.ERROR_EXPORT_REJECTED,
+      EXPORT_FAILED: contract.ERROR_EXPORT_FAILED,
+      DEADLINE_PASSED: contract.ERROR_DEADLINE_PASSED,
+      QUOTA_NEVER_FREED: contract.ERROR_QUOTA_NEVER_FREED,
+      QUOTA_FULL: contract.ERROR_QUOTA_FULL,
+      THROTTLED: contract.ERROR_THROTTLED,
+      INVALID_INPUT: contract.ERROR_INVALID_INPUT,
+      INTERNAL_COMPLETED: contract.INTERNAL_COMPLETED,
+      INTERNAL_CANCELLED: contract.INTERNAL_CANCELLED,
+      WORKFLOW_ERROR: contract.ERROR_WORKFLOW_ERROR,
+    });
+    expect(MANAGED_TAG).toEqual({ KEY: contract.TAG_MANAGED, VALUE: contract.TAG_MANAGED_VALUE });
+  });
+
+  test('the definition uses the AWS SDK integration for polling and Lambda invoke for the steps', () => {
+    const { template } = synth();
+    const definition = JSON.stringify(Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties.DefinitionString);
+    expect(definition).toContain(':states:::aws-sdk:ec2:describeExportTasks');
+    expect(definition).toContain(':states:::lambda:invoke');
+    expect(definition).toContain('States.Array($.start.exportTaskId)');
+  });
+});

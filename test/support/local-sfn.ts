@@ -1,0 +1,504 @@
+/**
+ * Run a SYNTHESIZED Step Functions definition locally with aws-local-stepfunctions, on a
+ * simulated clock.
+ *
+ * - `definitionFromTemplate()` takes a state machine's `DefinitionString` out of a synthesized
+ *   template and replaces the CloudFormation intrinsics (Fn::Join, Ref, Fn::GetAtt, Fn::Sub,
+ *   DefinitionSubstitutions) with placeholder values, so that the very definition that is
+ *   deployed is the one that runs. Nothing is rebuilt by hand.
+ * - `runLocal()` runs it with local handlers for the Task states (keyed by STATE NAME; a Task
+ *   without a handler fails instead of calling AWS), turns every Wait and every Retry interval
+ *   into zero real time while a `SimulatedClock` advances by the configured seconds (unless a
+ *   Wait is given a real duration in `realTimeWaits`), and counts state transitions and Lambda
+ *   invocations, per simulated hour too.
+ *
+ * The handlers see the clock as it stands when the state runs: each handler call first yields to
+ * the event loop so that the event log (which drives the clock) has caught up.
+ */
+import '../setup/with-resolvers';
+import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+
+/** A state machine definition (Amazon States Language, JSONPath). */
+export type AslDefinition = Asl.StateMachineDefinition;
+
+type RunHandle = ReturnType<Asl.StateMachine['run']>;
+/** One event of the interpreter's event log. */
+export type AslEvent = RunHandle['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+/** Placeholder values for the pseudo parameters. */
+export interface PseudoParameters {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  readonly stackName: string;
+  readonly urlSuffix: string;
+}
+
+export const DEFAULT_PSEUDO_PARAMETERS: PseudoParameters = {
+  partition: 'aws',
+  region: 'us-east-1',
+  account: '123456789012',
+  stackName: 'LocalStack',
+  urlSuffix: 'amazonaws.com',
+};
+
+// -----------------------------------------------------------------------------------------------
+// Definition extraction
+// -----------------------------------------------------------------------------------------------
+
+type Json = any;
+
+/** A synthesized template: the JSON, or anything with `toJSON()` (aws-cdk-lib/assertions Template). */
+export type TemplateLike = Json | { toJSON(): Json };
+
+function templateJson(template: TemplateLike): Json {
+  return typeof template?.toJSON === 'function' ? template.toJSON() : template;
+}
+
+/** The plain-JSON definitions of every AWS::StepFunctions::StateMachine in the template, by logical id. */
+export function stateMachineDefinitions(
+  template: TemplateLike,
+  pseudo: Partial<PseudoParameters> = {},
+): Record<string, AslDefinition> {
+  const json = templateJson(template);
+  const resources: Record<string, Json> = json.Resources ?? {};
+  const params = { ...DEFAULT_PSEUDO_PARAMETERS, ...pseudo };
+  const result: Record<string, AslDefinition> = {};
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+    const props = resource.Properties ?? {};
+    let text: string;
+    if (props.DefinitionString !== undefined) {
+      text = String(resolveIntrinsics(props.DefinitionString, resources, params));
+    } else if (props.Definition !== undefined) {
+      text = JSON.stringify(resolveIntrinsics(props.Definition, resources, params));
+    } else {
+      throw new Error(`${logicalId}: no inline definition (DefinitionS3Location is not supported)`);
+    }
+    const substitutions: Record<string, Json> = props.DefinitionSubstitutions ?? {};
+    for (const [name, value] of Object.entries(substitutions)) {
+      const resolved = String(resolveIntrinsics(value, resources, params));
+      text = text.split('${' + name + '}').join(resolved);
+    }
+    result[logicalId] = JSON.parse(text);
+  }
+  return result;
+}
+
+/**
+ * The definition of the one state machine in the template (or of `logicalIdPrefix`'s, matched
+ * as a prefix of the logical id).
+ */
+export function definitionFromTemplate(
+  template: TemplateLike,
+  logicalIdPrefix?: string,
+  pseudo: Partial<PseudoParameters> = {},
+): AslDefinition {
+  const all = stateMachineDefinitions(template, pseudo);
+  const ids = Object.keys(all).filter((id) => logicalIdPrefix === undefined || id.startsWith(logicalIdPrefix));
+  if (ids.length !== 1) {
+    throw new Error(`expected exactly one state machine${logicalIdPrefix ? ` matching ${logicalIdPrefix}` : ''}, found: ${ids.join(', ') || 'none'}`);
+  }
+  return all[ids[0]];
+}
+
+/** Replaces CloudFormation intrinsics with placeholder values (ARNs stay ARN-shaped). */
+export function resolveIntrinsics(value: Json, resources: Record<string, Json>, pseudo: PseudoParameters): Json {
+  const recurse = (v: Json): Json => resolveIntrinsics(v, resources, pseudo);
+  if (Array.isArray(value)) return value.map(recurse);
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1) {
+    const [key] = keys;
+    const arg = value[key];
+    switch (key) {
+      case 'Ref':
+        return refValue(arg, resources, pseudo);
+      case 'Fn::GetAtt': {
+        const [id, attr] = Array.isArray(arg) ? arg : String(arg).split('.');
+        return getAttValue(id, attr, resources, pseudo);
+      }
+      case 'Fn::Join': {
+        const [sep, parts] = arg;
+        return (recurse(parts) as Json[]).map(String).join(sep);
+      }
+      case 'Fn::Select': {
+        const [index, list] = arg;
+        return (recurse(list) as Json[])[Number(recurse(index))];
+      }
+      case 'Fn::Split': {
+        const [sep, source] = arg;
+        return String(recurse(source)).split(sep);
+      }
+      case 'Fn::Sub': {
+        const [template, vars] = Array.isArray(arg) ? arg : [arg, {}];
+        const resolvedVars: Record<string, Json> = recurse(vars ?? {});
+        return String(template).replace(/\$\{([^}!]+)\}/g, (_m: string, name: string) => {
+          if (name in resolvedVars) return String(resolvedVars[name]);
+          if (name.includes('.')) {
+            const [id, attr] = name.split('.');
+            return String(getAttValue(id, attr, resources, pseudo));
+          }
+          return String(refValue(name, resources, pseudo));
+        });
+      }
+      default:
+        break;
+    }
+  }
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = recurse(v);
+  return out;
+}
+
+function refValue(name: string, resources: Record<string, Json>, pseudo: PseudoParameters): string {
+  switch (name) {
+    case 'AWS::Partition': return pseudo.partition;
+    case 'AWS::Region': return pseudo.region;
+    case 'AWS::AccountId': return pseudo.account;
+    case 'AWS::StackName': return pseudo.stackName;
+    case 'AWS::URLSuffix': return pseudo.urlSuffix;
+    case 'AWS::NoValue': return '';
+    default:
+      break;
+  }
+  const type: string | undefined = resources[name]?.Type;
+  if (type === 'AWS::StepFunctions::StateMachine' || type === 'AWS::SNS::Topic') {
+    return getAttValue(name, 'Arn', resources, pseudo);
+  }
+  return name;
+}
+
+function getAttValue(id: string, attr: string, resources: Record<string, Json>, pseudo: PseudoParameters): string {
+  const type: string = resources[id]?.Type ?? 'AWS::Unknown::Resource';
+  if (attr !== 'Arn') return `${id}.${attr}`;
+  const { partition: p, region: r, account: a } = pseudo;
+  switch (type) {
+    case 'AWS::Lambda::Function': return `arn:${p}:lambda:${r}:${a}:function:${id}`;
+    case 'AWS::IAM::Role': return `arn:${p}:iam::${a}:role/${id}`;
+    case 'AWS::S3::Bucket': return `arn:${p}:s3:::${id.toLowerCase()}`;
+    case 'AWS::SQS::Queue': return `arn:${p}:sqs:${r}:${a}:${id}`;
+    case 'AWS::StepFunctions::StateMachine': return `arn:${p}:states:${r}:${a}:stateMachine:${id}`;
+    default: {
+      const service = type.split('::')[1]?.toLowerCase() ?? 'unknown';
+      return `arn:${p}:${service}:${r}:${a}:${id}`;
+    }
+  }
+}
+
+/** Every state of the definition, nested Parallel branches and Map iterators included, by name. */
+export function collectStates(definition: { States: Record<string, Json> }): Map<string, Json> {
+  const states = new Map<string, Json>();
+  const visit = (machine: { States: Record<string, Json> }) => {
+    for (const [name, state] of Object.entries(machine.States)) {
+      if (states.has(name)) throw new Error(`duplicate state name ${name}`);
+      states.set(name, state);
+      for (const branch of state.Branches ?? []) visit(branch);
+      if (state.Iterator) visit(state.Iterator);
+      if (state.ItemProcessor) visit(state.ItemProcessor);
+    }
+  };
+  visit(definition);
+  return states;
+}
+
+/** Whether a Task state invokes a Lambda function (integration or bare function ARN). */
+export function isLambdaTask(state: Json): boolean {
+  const resource: string = state?.Resource ?? '';
+  return state?.Type === 'Task' && (/:states:::lambda:invoke/.test(resource) || /^arn:[^:]+:lambda:/.test(resource));
+}
+
+/** A tiny JSONPath reader for `$`, `$.a.b`, `$.a[0].b`, `$['a']` (enough for SecondsPath and the like). */
+export function readPath(json: Json, path: string): Json {
+  if (path === '$') return json;
+  if (!path.startsWith('$')) throw new Error(`unsupported path ${path}`);
+  const tokens = path.slice(1).match(/\.[^.[\]]+|\[\d+\]|\['[^']*'\]/g) ?? [];
+  let current = json;
+  for (const token of tokens) {
+    if (current === undefined || current === null) return undefined;
+    if (token.startsWith('.')) current = current[token.slice(1)];
+    else if (token.startsWith("['")) current = current[token.slice(2, -2)];
+    else current = current[Number(token.slice(1, -1))];
+  }
+  return current;
+}
+
+// -----------------------------------------------------------------------------------------------
+// Simulated clock and run
+// -----------------------------------------------------------------------------------------------
+
+/** Simulated time in seconds since the start of the execution. */
+export class SimulatedClock {
+  private seconds = 0;
+  /** The epoch milliseconds simulated second 0 corresponds to (for Timestamp waits). */
+  public readonly epochMs: number;
+
+  constructor(epochMs: number = Date.now()) {
+    this.epochMs = epochMs;
+  }
+
+  /** Seconds since the start. */
+  public get now(): number {
+    return this.seconds;
+  }
+
+  public advance(seconds: number): void {
+    if (!(seconds >= 0)) throw new Error(`cannot advance the clock by ${seconds}`);
+    this.seconds += seconds;
+  }
+}
+
+/** What a local handler gets besides the Task's input. */
+export interface LocalHandlerContext {
+  readonly clock: SimulatedClock;
+  readonly stateName: string;
+  /** 0 for the first call of this state in the execution, 1 for the next (retries included). */
+  readonly callIndex: number;
+}
+
+/**
+ * A local Task handler. A Lambda `invoke` integration handler receives `{ FunctionName, Payload }`
+ * and must return `{ Payload }`. Throw errors whose `name` is what the real service reports (a
+ * Lambda function error: the error's name; an AWS SDK integration: `<Service>.<Exception>`); the
+ * message becomes the Cause.
+ */
+export type LocalHandler = (input: Json, context: LocalHandlerContext) => Json | Promise<Json>;
+
+export interface LocalRunOptions {
+  /** Local handlers for Task states, keyed by state name. */
+  readonly handlers?: Record<string, LocalHandler>;
+  /** Waits that take real time (milliseconds) instead of simulated time, by state name. */
+  readonly realTimeWaits?: Record<string, number>;
+  /** Real retry intervals (milliseconds) by state name; other retries are simulated. */
+  readonly realRetryIntervals?: Record<string, number | number[]>;
+  /** The clock to advance. @default a new clock at 0 */
+  readonly clock?: SimulatedClock;
+  /**
+   * Real milliseconds every handler call waits before it runs (0: only yield to the event loop).
+   * Give a few ms when a real-time Wait must be able to win a race against a busy loop.
+   * @default 0
+   */
+  readonly handlerDelayMs?: number;
+  /** Context object values (`$$`). */
+  readonly context?: Json;
+}
+
+export interface TaskCall {
+  readonly state: string;
+  readonly input: Json;
+  /** Simulated second of the call. */
+  readonly at: number;
+  readonly lambda: boolean;
+  output?: Json;
+  error?: { name: string; message: string };
+}
+
+export interface TimelineEntry {
+  /** Simulated second. */
+  readonly at: number;
+  readonly type: 'StateEntered' | 'StateRetried';
+  readonly state: string;
+  readonly stateType: string;
+}
+
+export interface LocalRunResult {
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  readonly output?: Json;
+  /** The execution's error name (FAILED). */
+  readonly error?: string;
+  /** The execution's cause (FAILED). */
+  readonly cause?: string;
+  readonly events: AslEvent[];
+  /** StateEntered and StateRetried, in order, on the simulated clock. */
+  readonly timeline: TimelineEntry[];
+  /** Every handler call, in order. */
+  readonly calls: TaskCall[];
+  /** Billable state transitions: states entered plus retries. */
+  readonly transitions: number;
+  readonly lambdaInvocations: number;
+  /** Simulated seconds at the end. */
+  readonly simulatedSeconds: number;
+  /** Transitions entered in simulated hour h (index h). */
+  readonly transitionsPerHour: number[];
+  /** Lambda invocations in simulated hour h. */
+  readonly lambdaInvocationsPerHour: number[];
+  /** The handler calls of one state. */
+  callsOf(state: string): TaskCall[];
+  /** How many times a state was entered. */
+  entered(state: string): number;
+}
+
+function loadAsl(): typeof Asl {
+  // aws-local-stepfunctions is an ES module that ships a CommonJS build for require().
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('aws-local-stepfunctions');
+}
+
+function clone<T>(value: T): T {
+  return value === undefined ? value : JSON.parse(JSON.stringify(value));
+}
+
+function waitSeconds(state: Json, input: Json, clock: SimulatedClock): number {
+  const effective = state.InputPath ? readPath(input, state.InputPath) : input;
+  if (typeof state.Seconds === 'number') return state.Seconds;
+  if (state.SecondsPath) return Number(readPath(effective, state.SecondsPath));
+  const timestamp = state.Timestamp ?? (state.TimestampPath ? readPath(effective, state.TimestampPath) : undefined);
+  if (timestamp !== undefined) {
+    const nowMs = clock.epochMs + clock.now * 1000;
+    return Math.max(0, (new Date(timestamp).getTime() - nowMs) / 1000);
+  }
+  return 0;
+}
+
+/** The retry delay Step Functions would wait at most (FULL jitter only shortens it). */
+export function retryDelaySeconds(retrier: Json, attempt: number): number {
+  const interval = retrier.IntervalSeconds ?? 1;
+  const backoff = retrier.BackoffRate ?? 2;
+  const delay = interval * Math.pow(backoff, Math.max(0, attempt - 1));
+  return retrier.MaxDelaySeconds ? Math.min(delay, retrier.MaxDelaySeconds) : delay;
+}
+
+function perHour(times: number[], hours: number): number[] {
+  const buckets = new Array(Math.max(1, hours)).fill(0);
+  for (const t of times) {
+    const h = Math.floor(t / 3600);
+    while (buckets.length <= h) buckets.push(0);
+    buckets[h]++;
+  }
+  return buckets;
+}
+
+/** Runs `definition` locally on a simulated clock. */
+export async function runLocal(definition: AslDefinition, input: Json, options: LocalRunOptions = {}): Promise<LocalRunResult> {
+  const asl = loadAsl();
+  const states = collectStates(definition);
+  const clock = options.clock ?? new SimulatedClock();
+  const realWaits = options.realTimeWaits ?? {};
+  const realRetries = options.realRetryIntervals ?? {};
+
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number | number[]> = {};
+  for (const [name, state] of states) {
+    if (state.Type === 'Wait') waitTimeOverrides[name] = realWaits[name] ?? 0;
+    if (state.Retry) retryIntervalOverrides[name] = realRetries[name] ?? 0;
+  }
+  for (const name of Object.keys(realWaits)) {
+    if (states.get(name)?.Type !== 'Wait') throw new Error(`realTimeWaits: no Wait state named ${name}`);
+  }
+
+  const calls: TaskCall[] = [];
+  // The interpreter keeps retrying a Task of an aborted Parallel branch; once the execution is
+  // over, handlers fail with an error no retrier matches so that such loops stop.
+  let ended = false;
+  const callCounts = new Map<string, number>();
+  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+  for (const [name, state] of states) {
+    if (state.Type !== 'Task') continue;
+    const handler = options.handlers?.[name];
+    const lambda = isLambdaTask(state);
+    handlers[name] = async (taskInput: Json) => {
+      // Let the event log (and so the clock) catch up; also lets real-time timers fire.
+      await new Promise<void>((resolve) => {
+        if (options.handlerDelayMs) setTimeout(resolve, options.handlerDelayMs);
+        else setImmediate(resolve);
+      });
+      if (ended) {
+        const error = new Error('the local execution has ended');
+        error.name = 'LocalSfn.ExecutionEnded';
+        throw error;
+      }
+      const callIndex = callCounts.get(name) ?? 0;
+      callCounts.set(name, callIndex + 1);
+      const call: TaskCall = { state: name, input: clone(taskInput), at: clock.now, lambda };
+      calls.push(call);
+      if (!handler) {
+        const error = new Error(`no local handler for Task state ${name}`);
+        error.name = 'LocalSfn.NoHandler';
+        call.error = { name: error.name, message: error.message };
+        throw error;
+      }
+      try {
+        const output = await handler(taskInput, { clock, stateName: name, callIndex });
+        call.output = clone(output);
+        return output;
+      } catch (e) {
+        const err = e as Error;
+        call.error = { name: err.name, message: err.message };
+        throw e;
+      }
+    };
+  }
+  for (const name of Object.keys(options.handlers ?? {})) {
+    if (states.get(name)?.Type !== 'Task') throw new Error(`handlers: no Task state named ${name}`);
+  }
+
+  const machine = new asl.StateMachine(definition);
+  const execution = machine.run(input, {
+    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides, retryIntervalOverrides },
+    context: options.context,
+  });
+
+  const events: AslEvent[] = [];
+  const timeline: TimelineEntry[] = [];
+  const consumer = (async () => {
+    for await (const event of execution.eventLogs) {
+      events.push(event);
+      if (event.type === 'StateEntered') {
+        timeline.push({ at: clock.now, type: event.type, state: event.state.name, stateType: event.state.type });
+        const state = states.get(event.state.name);
+        if (state?.Type === 'Wait' && !(event.state.name in realWaits)) {
+          clock.advance(waitSeconds(state, event.state.input, clock));
+        }
+      } else if (event.type === 'StateRetried') {
+        timeline.push({ at: clock.now, type: event.type, state: event.state.name, stateType: event.state.type });
+        if (!(event.state.name in realRetries)) {
+          clock.advance(retryDelaySeconds(event.retry.retrier, event.retry.attempt));
+        }
+      }
+    }
+  })();
+
+  let status: LocalRunResult['status'];
+  let output: Json;
+  let error: string | undefined;
+  let cause: string | undefined;
+  try {
+    output = await execution.result;
+    status = 'SUCCEEDED';
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    if (err instanceof asl.ExecutionTimeoutError) {
+      status = 'TIMED_OUT';
+    } else if (err instanceof asl.ExecutionAbortedError) {
+      status = 'ABORTED';
+    } else if (err instanceof asl.ExecutionError) {
+      status = 'FAILED';
+      error = err.cause?.name;
+      cause = err.cause?.message;
+    } else {
+      throw e;
+    }
+  }
+  ended = true;
+  await consumer;
+
+  const transitions = timeline.length;
+  const hours = Math.ceil(clock.now / 3600);
+  const lambdaCalls = calls.filter((c) => c.lambda);
+  return {
+    status,
+    output,
+    error,
+    cause,
+    events,
+    timeline,
+    calls,
+    transitions,
+    lambdaInvocations: lambdaCalls.length,
+    simulatedSeconds: clock.now,
+    transitionsPerHour: perHour(timeline.map((t) => t.at), hours),
+    lambdaInvocationsPerHour: perHour(lambdaCalls.map((c) => c.at), hours),
+    callsOf: (state: string) => calls.filter((c) => c.state === state),
+    entered: (state: string) => timeline.filter((t) => t.type === 'StateEntered' && t.state === state).length,
+  };
+}
