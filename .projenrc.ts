@@ -32,6 +32,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-cloudformation@^3',
     '@aws-sdk/client-eventbridge@^3',
     'aws-local-stepfunctions@^3',
+    'cdk-nag@^3.0.2',
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/integ-runner@^2.197.10',
     '@types/aws-lambda@^8',
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',
@@ -106,7 +109,7 @@ synthExample.spawn(project.bundler.bundleTask);
 synthExample.exec('ts-node --project examples/tsconfig.json --transpile-only examples/synth.ts');
 
 // jsii prints a Node-20 end-of-life banner on every run.
-project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '1');
+project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
 project.tasks.addEnvironment('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
 
 project.synth();
