@@ -108,6 +108,41 @@ const synthExample = project.addTask('synth:example', {
 synthExample.spawn(project.bundler.bundleTask);
 synthExample.exec('ts-node --project examples/tsconfig.json --transpile-only examples/synth.ts');
 
+// Benchmarks (bench/): the full table, and the cheap subset CI runs (template growth and bundle
+// sizes) that fails when a budget is broken.
+const bench = project.addTask('bench', {
+  description: 'Run every benchmark and write bench/RESULTS.md (add --with-tests to time the test suite)',
+  receiveArgs: true,
+});
+bench.spawn(project.bundler.bundleTask);
+bench.exec('ts-node --project bench/tsconfig.json --transpile-only bench/run.ts', { receiveArgs: true });
+const benchCi = project.addTask('bench:ci', {
+  description: 'Budgets CI holds: template growth per export and handler bundle sizes',
+});
+benchCi.spawn(project.bundler.bundleTask);
+benchCi.exec('ts-node --project bench/tsconfig.json --transpile-only bench/run.ts --ci');
+
+// The integration test (test/integ.instance-export.ts) deploys a real export with integ-runner
+// where an AWS account is available. Offline, its committed snapshot is verified (CI) or rewritten.
+const integVerify = project.addTask('integ:verify', {
+  description: 'Verify the committed integ snapshot is current (offline, no deployment)',
+  env: { TS_NODE_TRANSPILE_ONLY: 'true' },
+});
+integVerify.spawn(project.bundler.bundleTask);
+integVerify.exec('integ-runner --language typescript --directory test');
+const integSnapshot = project.addTask('integ:snapshot', {
+  description: 'Rewrite the integ snapshot offline (no deployment)',
+  env: { TS_NODE_TRANSPILE_ONLY: 'true' },
+});
+integSnapshot.spawn(project.bundler.bundleTask);
+integSnapshot.exec('integ-runner --language typescript --directory test --update-on-failed --dry-run --force');
+
+// The packed npm tarball, installed into a scratch app outside the repo, must synthesize.
+project.addTask('package:smoke', {
+  description: 'Install dist/js/*.tgz into a scratch app and synthesize an export with it',
+  exec: 'bash test/package-smoke.sh',
+});
+
 // jsii prints a Node-20 end-of-life banner on every run.
 project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
 project.tasks.addEnvironment('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');

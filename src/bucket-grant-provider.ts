@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, custom_resources as cr } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { acknowledgeServiceConstraints } from './acknowledgements';
 import { handlerCode } from './handler-assets';
 import { handlerRuntime } from './handler-runtime';
 
@@ -25,7 +26,10 @@ export class BucketGrantProvider extends Construct {
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
+    // An explicit role: log writes scoped to the handler's own log group, no managed policy.
+    const role = new iam.Role(this, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.handler = new lambda.Function(this, 'Handler', {
+      role,
       code: handlerCode('bucket-grant'),
       handler: 'index.handler',
       runtime: handlerRuntime(this),
@@ -37,6 +41,7 @@ export class BucketGrantProvider extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       }),
     });
+    this.handler.logGroup.grantWrite(role);
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.handler,
       logGroup: new logs.LogGroup(this, 'ProviderLogs', {
@@ -45,6 +50,7 @@ export class BucketGrantProvider extends Construct {
       }),
     });
     this.serviceToken = provider.serviceToken;
+    acknowledgeServiceConstraints(this);
   }
 
   /**

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   FAILURE_STATES,
   WorkflowErrors,
+  WorkflowEvents,
   WorkflowPaths,
   WorkflowStateNames as N,
   WorkflowTimings,
@@ -44,7 +45,8 @@ export interface ExportWorkflowDefinitionOptions {
  * ```
  * Prepare ──(catch)──► PrepareFailed ─┐
  *    │                                 ▼
- * Export (Parallel) ──(catch $.error)─► Finish ─► CheckOutcome ─► Succeeded | <one Fail per error>
+ * Export (Parallel) ──(catch $.error)─► Finish ─► CheckOutcome ─► PublishSucceeded ─► Succeeded
+ *                                                 └─► (otherwise) PublishFailed ─► CheckFailure ─► <one Fail per error> | UnexpectedOutcome
  *    ├─ StartExport ─► CountShortPoll ─► WaitShortPoll ─► DescribeExportTask ─► CheckExportState
  *    │       completed ─► TaskCompleted (Fail INTERNAL_COMPLETED)
  *    │       cancelled ─► TaskCancelled (Fail INTERNAL_CANCELLED, cause = StatusMessage)
@@ -90,15 +92,24 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   });
   finish.addCatch(finishFailed, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.FINISH_ERROR });
 
+  // The outcome event is published once the outcome is known, before the execution ends:
+  // SUCCEEDED ─► PublishSucceeded ─► Succeeded; anything else ─► PublishFailed ─► CheckFailure.
+  // Its detail is the finish step's output as is ('$' always exists, so the publish state can
+  // never fail on a missing path, which no Catch would handle).
   const checkOutcome = sfn.Choice.jsonPath(scope, N.CHECK_OUTCOME, {
-    comment: 'End in Succeed, or in a Fail state named after the documented error.',
+    comment: 'Publish the outcome event, then end in Succeed or in a Fail state named after the documented error.',
+  });
+  const checkFailure = sfn.Choice.jsonPath(scope, N.CHECK_FAILURE, {
+    comment: 'End in the Fail state named after the documented error.',
   });
   checkOutcome.when(
     sfn.Condition.and(presentString('$.status'), sfn.Condition.stringEquals('$.status', 'SUCCEEDED')),
-    sfn.Succeed.jsonPath(scope, N.SUCCEEDED, { comment: 'The export completed; the output is the WorkflowOutput.' }),
+    publishOutcome(scope, N.PUBLISH_SUCCEEDED, WorkflowEvents.SUCCEEDED,
+      sfn.Succeed.jsonPath(scope, N.SUCCEEDED, { comment: 'The export completed; the output is the WorkflowOutput.' })),
   );
+  checkOutcome.otherwise(publishOutcome(scope, N.PUBLISH_FAILED, WorkflowEvents.FAILED, checkFailure));
   for (const failure of FAILURE_STATES) {
-    checkOutcome.when(
+    checkFailure.when(
       sfn.Condition.and(
         presentString('$.status'),
         sfn.Condition.stringEquals('$.status', 'FAILED'),
@@ -112,7 +123,7 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
       }),
     );
   }
-  checkOutcome.otherwise(sfn.Fail.jsonPath(scope, N.UNEXPECTED_OUTCOME, {
+  checkFailure.otherwise(sfn.Fail.jsonPath(scope, N.UNEXPECTED_OUTCOME, {
     comment: 'The finish step returned an outcome the workflow does not know.',
     error: WorkflowErrors.WORKFLOW_ERROR,
     cause: 'The finish step returned an unexpected result (no known status, errorName and cause).',
@@ -303,6 +314,32 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   exportParallel.addCatch(finish, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.ERROR });
 
   return sfn.Chain.start(prepare).next(exportParallel);
+}
+
+/**
+ * An EventBridge PutEvents state (default bus, no Lambda) that publishes the state's input (the
+ * finish step's output) as the event detail and passes its input on unchanged. A failure to
+ * publish is retried once and then caught: it never changes the outcome of the export.
+ */
+function publishOutcome(scope: Construct, stateName: string, detailType: string, next: sfn.IChainable): sfn.IChainable {
+  const publish = tasks.EventBridgePutEvents.jsonPath(scope, stateName, {
+    comment: `Publish '${detailType}' (source ${WorkflowEvents.SOURCE}) on the default event bus; failures are ignored.`,
+    entries: [{
+      source: WorkflowEvents.SOURCE,
+      detailType,
+      detail: sfn.TaskInput.fromJsonPathAt('$'),
+    }],
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  publish.addRetry({
+    errors: [sfn.Errors.ALL],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 1,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  publish.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
+  return publish.next(next);
 }
 
 /**

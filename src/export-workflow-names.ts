@@ -73,6 +73,12 @@ export const WorkflowStateNames = {
   FINISH_FAILED: 'FinishFailed',
   /** Choice on the finish step's `status` and `errorName`. */
   CHECK_OUTCOME: 'CheckOutcome',
+  /** EventBridge PutEvents (default bus): `VM Export Succeeded`; a failure to publish is caught. */
+  PUBLISH_SUCCEEDED: 'PublishSucceeded',
+  /** EventBridge PutEvents (default bus): `VM Export Failed`; a failure to publish is caught. */
+  PUBLISH_FAILED: 'PublishFailed',
+  /** Choice on a failed outcome's `errorName`: the Fail state that ends the execution. */
+  CHECK_FAILURE: 'CheckFailure',
   /** Succeed: the export completed. */
   SUCCEEDED: 'Succeeded',
   /** Fail: the finish step returned something the workflow does not understand. */
@@ -97,6 +103,16 @@ export const FAILURE_STATES: ReadonlyArray<{ readonly error: string; readonly st
   { error: WorkflowErrors.INVALID_INPUT, stateName: WorkflowStateNames.INVALID_INPUT },
   { error: WorkflowErrors.WORKFLOW_ERROR, stateName: WorkflowStateNames.WORKFLOW_ERROR },
 ];
+
+/** The events the workflow publishes on the default event bus when an export ends. */
+export const WorkflowEvents = {
+  /** The `source` of every event. */
+  SOURCE: 'cdk-vm-export',
+  /** `detail-type` of a completed export. */
+  SUCCEEDED: 'VM Export Succeeded',
+  /** `detail-type` of a failed export (failure, deadline, cancellation, rejected input). */
+  FAILED: 'VM Export Failed',
+} as const;
 
 /** Poll timings of the export branch. */
 export const WorkflowTimings = {

@@ -1,5 +1,6 @@
 export * from './canonical-ids';
 export * from './vm-export-bucket';
 export * from './export-formats';
+export * from './export-events';
 export * from './instance-export';
 export * from './instance-export-workflow';

@@ -1,5 +1,6 @@
 import { ArnFormat, Aws, Duration, Stack, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, custom_resources as cr } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
+import { acknowledgeServiceConstraints } from './acknowledgements';
 import { TAG_MANAGED, TAG_MANAGED_VALUE } from './export-constants';
 import { handlerCode } from './handler-assets';
 import { handlerRuntime } from './handler-runtime';
@@ -26,12 +27,16 @@ export class InstanceExportProvider extends Construct {
   public readonly serviceToken: string;
 
   private readonly grantedBuckets = new Set<string>();
+  private readonly deletableObjects = new Set<string>();
   private startGranted = false;
 
   private constructor(scope: Construct, id: string, workflow: InstanceExportWorkflow) {
     super(scope, id);
     const stack = Stack.of(this);
+    // An explicit role: log writes scoped to the handler's own log group, no managed policy.
+    const role = new iam.Role(this, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.handler = new lambda.Function(this, 'Handler', {
+      role,
       code: handlerCode('export-provider'),
       handler: 'index.handler',
       runtime: handlerRuntime(this),
@@ -40,6 +45,7 @@ export class InstanceExportProvider extends Construct {
       description: 'Starts, checks and cancels VM Import/Export instance exports for CloudFormation',
       logGroup: new logs.LogGroup(this, 'HandlerLogs', { retention: logs.RetentionDays.ONE_YEAR }),
     });
+    this.handler.logGroup.grantWrite(role);
 
     const machineName = stack.splitArn(workflow.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
     const executions = stack.formatArn({
@@ -81,6 +87,7 @@ export class InstanceExportProvider extends Construct {
       logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.ONE_YEAR }),
     });
     this.serviceToken = provider.serviceToken;
+    acknowledgeServiceConstraints(this);
   }
 
   /** Let the handler run the bucket preflight checks (and delete exported objects, if asked). */
@@ -92,11 +99,12 @@ export class InstanceExportProvider extends Construct {
         resources: [bucketArn],
       }));
     }
-    if (deleteObjectsUnder !== undefined) {
-      this.handler.addToRolePolicy(new iam.PolicyStatement({
-        actions: ['s3:DeleteObject'],
-        resources: [`${bucketArn}/${deleteObjectsUnder}*`],
-      }));
+    const objects = deleteObjectsUnder === undefined ? undefined : `${bucketArn}/${deleteObjectsUnder}*`;
+    if (objects !== undefined && !this.deletableObjects.has(objects)) {
+      this.deletableObjects.add(objects);
+      this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [objects] }));
+      // Only the new wildcard statement needs a fresh look; the walk is not free in big stacks.
+      acknowledgeServiceConstraints(this);
     }
   }
 
@@ -126,6 +134,7 @@ export class InstanceExportProvider extends Construct {
       resources: [this.exportTaskArn()],
       conditions: { StringEquals: { 'ec2:CreateAction': 'CreateInstanceExportTask' } },
     }));
+    acknowledgeServiceConstraints(this);
   }
 
   private exportTaskArn(): string {

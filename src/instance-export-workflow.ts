@@ -1,13 +1,18 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IConstruct } from 'constructs';
+import { acknowledgeServiceConstraints } from './acknowledgements';
+import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './export-events';
 import { buildExportWorkflowDefinition } from './export-workflow-definition';
-import { MANAGED_TAG } from './export-workflow-names';
+import { MANAGED_TAG, WorkflowEvents } from './export-workflow-names';
 import { handlerCode } from './handler-assets';
 import { handlerRuntime } from './handler-runtime';
 
@@ -35,6 +40,18 @@ export interface InstanceExportWorkflowProps {
    * @default true
    */
   readonly tracingEnabled?: boolean;
+
+  /**
+   * An SNS topic that receives the detail of every `VM Export Succeeded` and `VM Export Failed`
+   * event of this workflow.
+   *
+   * An EventBridge rule on the default bus (see `onExportEvent()`) publishes the event's detail
+   * to the topic through a role that is granted `sns:Publish` (and the topic key's permissions
+   * when the topic is encrypted with a key the stack knows).
+   *
+   * @default - no topic; the events are still published on the default event bus
+   */
+  readonly notificationTopic?: sns.ITopic;
 }
 
 /** The workflow each stack registered first (what `InstanceExportWorkflow.of()` returns). */
@@ -59,6 +76,11 @@ export class InstanceExportWorkflow extends Construct {
    * The construct id `of()` uses when it creates the workflow under the stack.
    */
   public static readonly DEFAULT_ID = 'VmExportWorkflow';
+
+  /**
+   * The `source` of the events the workflow publishes on the default event bus.
+   */
+  public static readonly EVENT_SOURCE = 'cdk-vm-export';
 
   /**
    * Returns the export workflow of the stack that contains `scope`, creating it (with default
@@ -95,6 +117,11 @@ export class InstanceExportWorkflow extends Construct {
   private readonly functionRole: iam.Role;
   private readonly grantedBuckets = new Set<string>();
 
+  /**
+   * @param scope the scope to create the workflow in (usually the stack; see `of()`)
+   * @param id the construct id
+   * @param props workflow properties
+   */
   constructor(scope: Construct, id: string, props: InstanceExportWorkflowProps = {}) {
     super(scope, id);
 
@@ -156,6 +183,17 @@ export class InstanceExportWorkflow extends Construct {
       },
     });
     this.stateMachine = this.machine;
+
+    if (props.notificationTopic) {
+      this.onExportEvent('NotificationRule', {
+        description: 'cdk-vm-export: publish the outcome of every VM export to the notification topic',
+        target: new targets.SnsTopic(props.notificationTopic, {
+          message: events.RuleTargetInput.fromEventPath('$.detail'),
+          authorizeUsingRole: true,
+        }),
+      });
+    }
+    acknowledgeServiceConstraints(this);
   }
 
   /**
@@ -217,6 +255,51 @@ export class InstanceExportWorkflow extends Construct {
    */
   public metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.machine.metricSucceeded(props);
+  }
+
+  /**
+   * Creates an alarm that goes off when an export fails: at least 1 failed execution in one
+   * period (1 evaluation period; no data counts as not breaching).
+   *
+   * @param id the construct id of the alarm (under this workflow)
+   * @param options alarm options
+   */
+  public addFailureAlarm(id: string, options: FailureAlarmOptions = {}): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmName: options.alarmName,
+      alarmDescription: options.alarmDescription
+        ?? 'cdk-vm-export: a VM export failed (see the failed execution of the export workflow for errorName and cause)',
+      metric: this.metricFailed({ period: options.period ?? Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      actionsEnabled: options.actionsEnabled ?? true,
+    });
+  }
+
+  /**
+   * Creates an EventBridge rule (default event bus) that matches the events this workflow
+   * publishes when an export ends (source `cdk-vm-export`, detail-type `VM Export Succeeded` /
+   * `VM Export Failed`, resources containing this state machine's ARN).
+   *
+   * @param id the construct id of the rule (under this workflow)
+   * @param options which events, the target, name and description
+   */
+  public onExportEvent(id: string, options: ExportEventRuleOptions = {}): events.Rule {
+    const types = options.eventTypes && options.eventTypes.length > 0
+      ? options.eventTypes
+      : [ExportEventType.SUCCEEDED, ExportEventType.FAILED];
+    return new events.Rule(this, id, {
+      ruleName: options.ruleName,
+      description: options.description ?? `cdk-vm-export: ${types.join(' / ')} events of the export workflow`,
+      eventPattern: {
+        source: [WorkflowEvents.SOURCE],
+        detailType: types.map((type) => String(type)),
+        resources: [this.machine.stateMachineArn],
+      },
+      targets: options.target ? [options.target] : undefined,
+    });
   }
 
   /**

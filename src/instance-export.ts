@@ -163,6 +163,11 @@ export class InstanceExport extends Construct {
   /** The container format used. */
   public readonly containerFormat: ContainerFormat;
 
+  /**
+   * @param scope the scope to create the export in
+   * @param id the construct id (part of the logical ids: renaming it replaces the export)
+   * @param props what to export and where
+   */
   constructor(scope: Construct, id: string, props: InstanceExportProps) {
     super(scope, id);
     const prefix = props.prefix ?? 'exports/';
@@ -308,7 +313,7 @@ function validate(
     errors.push(`bucket is in region ${bucketEnv.region} but the export runs in ${here.region}: VM Import/Export writes only to a bucket in the instance's region. Create the VmExportBucket in the same stack or region.`);
   }
   if (!Token.isUnresolved(bucketEnv.account) && !Token.isUnresolved(here.account) && bucketEnv.account !== here.account) {
-    errors.push(`bucket is in account ${bucketEnv.account} but the export runs in ${here.account}: the export bucket must belong to the exporting account.`);
+    errors.push(`bucket is in account ${bucketEnv.account} but the export runs in ${here.account}: the export bucket must belong to the exporting account. Create the VmExportBucket in the exporting account.`);
   }
   if (errors.length > 0) {
     throw new Error(`${scope.node.path}: invalid properties:\n- ${errors.join('\n- ')}`);

@@ -8,6 +8,7 @@ import {
   aws_s3 as s3,
 } from 'aws-cdk-lib';
 import { Construct, DependencyGroup, IConstruct, IDependable } from 'constructs';
+import { acknowledgeExportBucket } from './acknowledgements';
 import { BucketGrantProvider } from './bucket-grant-provider';
 import { VmExportCanonicalIds } from './canonical-ids';
 import { BUCKET_POLICY_SID } from './export-constants';
@@ -165,6 +166,11 @@ export class VmExportBucket extends Construct implements IVmExportBucket {
   public readonly canonicalId: string;
   public readonly grantsApplied: IDependable;
 
+  /**
+   * @param scope the scope to create the bucket in
+   * @param id the construct id (part of the logical ids: renaming it replaces the bucket)
+   * @param props bucket properties
+   */
   constructor(scope: Construct, id: string, props: VmExportBucketProps = {}) {
     super(scope, id);
     validateProps(this, props);
@@ -183,6 +189,7 @@ export class VmExportBucket extends Construct implements IVmExportBucket {
       serverAccessLogsPrefix: props.serverAccessLogsPrefix,
       lifecycleRules: lifecycleRules(props),
     });
+    acknowledgeExportBucket(bucket, { serverAccessLogs: !!props.serverAccessLogsBucket, versioned: !!props.versioned });
     this.bucket = bucket;
     this.bucketName = bucket.bucketName;
     this.bucketArn = bucket.bucketArn;

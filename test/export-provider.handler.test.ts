@@ -223,7 +223,7 @@ describe('Create (wait for completion)', () => {
     ['prefix without slash', { S3Prefix: 'vms' }, /s3Prefix 'vms' must end with '\/'/],
     ['deadline text', { DeadlineSeconds: 'abc' }, /deadlineSeconds 'abc' is out of range/],
     ['deadline too long', { DeadlineSeconds: '50000' }, /deadlineSeconds 50000 is out of range/],
-    ['missing handle', { WaitConditionHandle: undefined }, /no WaitConditionHandle was given/],
+    ['missing handle', { WaitConditionHandle: undefined }, /WaitConditionHandle is missing \(WaitForCompletion is 'true'\): pass the handle's Ref/],
   ])('invalid input (%s) fails before anything starts', async (_n, change, message) => {
     const err = await failure(onEvent(createEvent({ ...props, ...change }), clients));
     expect(err.name).toBe(ERROR_INVALID_INPUT);
@@ -237,7 +237,7 @@ describe('Create (wait for completion)', () => {
   test('Preflight true without a CanonicalId is refused before anything starts', async () => {
     const err = await failure(onEvent(createEvent({ ...props, Preflight: 'true', CanonicalId: '' }), clients));
     expect(err.name).toBe(ERROR_INVALID_INPUT);
-    expect(err.message).toMatch(/CanonicalId is required when Preflight is 'true'/);
+    expect(err.message).toMatch(/CanonicalId is missing \(Preflight is 'true'\): pass the canonical ID/);
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(sfnMock.calls()).toHaveLength(0);
   });

@@ -66,6 +66,8 @@ interface FakeWorld {
   readonly handlers: Record<string, LocalHandler>;
   readonly finishPayloads: any[];
   readonly describeStates: Array<{ at: number; state: string }>;
+  /** The entries the PublishSucceeded / PublishFailed states sent to EventBridge PutEvents. */
+  readonly events: Array<{ state: string; entry: any }>;
   taskStartedAt?: number;
 }
 
@@ -80,6 +82,7 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
   const world: FakeWorld = {
     finishPayloads: [],
     describeStates: [],
+    events: [],
     handlers: {},
   };
   const describeErrors = [...(options.describeErrors ?? [])];
@@ -154,6 +157,13 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
   world.handlers[N.PREPARE] = lambdaHandler;
   world.handlers[N.START_EXPORT] = lambdaHandler;
   world.handlers[N.FINISH] = lambdaHandler;
+  // EventBridge PutEvents (optimized integration): { Entries } in, { Entries, FailedEntryCount } out.
+  const putEvents: LocalHandler = (input, { stateName }) => {
+    for (const entry of input.Entries) world.events.push({ state: stateName, entry });
+    return { Entries: input.Entries.map((_: unknown, i: number) => ({ EventId: `event-${i}` })), FailedEntryCount: 0 };
+  };
+  world.handlers[N.PUBLISH_SUCCEEDED] = putEvents;
+  world.handlers[N.PUBLISH_FAILED] = putEvents;
   world.handlers[N.DESCRIBE_EXPORT_TASK] = (input, { clock }) => {
     expect(input).toEqual({ ExportTaskIds: [TASK_ID] });
     const error = describeErrors.shift();
@@ -436,6 +446,144 @@ describe('export workflow, run locally from the synthesized definition', () => {
 });
 
 // -------------------------------------------------------------------------------------------------
+// Outcome events (EventBridge PutEvents on the default bus).
+// -------------------------------------------------------------------------------------------------
+
+describe('export workflow outcome events', () => {
+  const SOURCE = 'cdk-vm-export';
+
+  test('the publish states are EventBridge PutEvents on the default bus, the detail is the whole outcome', () => {
+    const states = collectStates(definition);
+    for (const [name, detailType] of [[N.PUBLISH_SUCCEEDED, 'VM Export Succeeded'], [N.PUBLISH_FAILED, 'VM Export Failed']]) {
+      const state = states.get(name);
+      expect(state).toEqual(expect.objectContaining({
+        Type: 'Task',
+        Resource: 'arn:aws:states:::events:putEvents',
+        Parameters: { Entries: [{ 'Detail.$': '$', 'DetailType': detailType, 'Source': SOURCE }] },
+        ResultPath: null,
+      }));
+      // Caught: a failure to publish never changes the outcome.
+      expect(state.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], ResultPath: null })]);
+    }
+  });
+
+  test('success: one "VM Export Succeeded" event whose detail is the output; the output is unchanged', async () => {
+    const world = fakeWorld({ completesAfter: 150 });
+    const result = await run(world);
+
+    expect(result.status).toBe('SUCCEEDED');
+    const expected = {
+      status: 'SUCCEEDED',
+      instanceId: INPUT.instanceId,
+      s3Bucket: INPUT.s3Bucket,
+      exportTaskId: TASK_ID,
+      s3Key: `vms/${TASK_ID}.ova`,
+      s3Uri: `s3://${INPUT.s3Bucket}/vms/${TASK_ID}.ova`,
+      state: 'completed',
+    };
+    expect(world.events).toEqual([{
+      state: N.PUBLISH_SUCCEEDED,
+      entry: { Source: SOURCE, DetailType: 'VM Export Succeeded', Detail: expected },
+    }]);
+    expect(result.output).toEqual(expected);
+    expect(result.entered(N.PUBLISH_FAILED)).toBe(0);
+  });
+
+  test('cancellation: one "VM Export Failed" event with errorName, cause and the task id', async () => {
+    const message = 'Task expired and automatically canceled';
+    const world = fakeWorld({ cancelledMessage: message, cancelledAfter: HOUR });
+    const result = await run(world);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe(E.EXPORT_FAILED);
+    expect(world.events).toHaveLength(1);
+    expect(world.events[0].state).toBe(N.PUBLISH_FAILED);
+    expect(world.events[0].entry).toEqual({
+      Source: SOURCE,
+      DetailType: 'VM Export Failed',
+      Detail: {
+        status: 'FAILED',
+        instanceId: INPUT.instanceId,
+        s3Bucket: INPUT.s3Bucket,
+        exportTaskId: TASK_ID,
+        state: 'cancelled',
+        errorName: E.EXPORT_FAILED,
+        cause: `The export task ${TASK_ID} was cancelled: ${message}`,
+      },
+    });
+    expect(result.entered(N.CHECK_FAILURE)).toBe(1);
+    expect(result.entered(N.EXPORT_FAILED)).toBe(1);
+  });
+
+  test('deadline: "VM Export Failed" with errorName DeadlinePassed', async () => {
+    const world = fakeWorld({ deadlineSeconds: 6 * HOUR });
+    const result = await run(world, { realTimeWaits: { [N.DEADLINE]: 300 }, handlerDelayMs: 2 });
+
+    expect(result.error).toBe(E.DEADLINE_PASSED);
+    expect(world.events.map((e) => [e.entry.DetailType, e.entry.Detail.errorName])).toEqual([['VM Export Failed', E.DEADLINE_PASSED]]);
+  });
+
+  test('preflight failure: "VM Export Failed" without a task id', async () => {
+    const world = fakeWorld({ prepareError: lambdaError(E.PREFLIGHT_FAILED, 'The instance has 2 volumes.') });
+    const result = await run(world);
+
+    expect(result.error).toBe(E.PREFLIGHT_FAILED);
+    expect(world.events).toHaveLength(1);
+    expect(world.events[0].entry.Detail).toEqual({
+      status: 'FAILED',
+      instanceId: INPUT.instanceId,
+      s3Bucket: INPUT.s3Bucket,
+      state: 'none',
+      errorName: E.PREFLIGHT_FAILED,
+      cause: 'The instance has 2 volumes.',
+    });
+  });
+
+  test.each([
+    ['success', { completesAfter: 60 }, 'SUCCEEDED', N.PUBLISH_SUCCEEDED],
+    ['failure', { cancelledMessage: 'gone', cancelledAfter: 60 }, 'FAILED', N.PUBLISH_FAILED],
+  ] as const)('a failing PutEvents (%s) is retried once, then ignored: same outcome, same output', async (_label, options, status, publishState) => {
+    const reference = await run(fakeWorld(options));
+    const world = fakeWorld(options);
+    world.handlers[publishState] = () => {
+      const error = new Error('1 entry failed: ThrottlingException');
+      error.name = 'EventBridge.FailedEntry';
+      throw error;
+    };
+    const result = await run(world);
+
+    expect(result.status).toBe(status);
+    expect(result.error).toBe(reference.error);
+    expect(result.cause).toBe(reference.cause);
+    expect(result.output).toEqual(reference.output);
+    expect(result.callsOf(publishState)).toHaveLength(2);
+    expect(result.callsOf(publishState).every((c) => c.error?.name === 'EventBridge.FailedEntry')).toBe(true);
+  });
+
+  test('an unknown outcome still publishes "VM Export Failed", then ends in UnexpectedOutcome', async () => {
+    const world = fakeWorld({ completesAfter: 60 });
+    world.handlers[N.FINISH] = () => ({ Payload: { status: 'FAILED', errorName: 'Something.Else' } });
+    const result = await run(world);
+
+    expect(result.error).toBe(E.WORKFLOW_ERROR);
+    expect(result.entered(N.UNEXPECTED_OUTCOME)).toBe(1);
+    expect(world.events.map((e) => e.entry)).toEqual([
+      { Source: SOURCE, DetailType: 'VM Export Failed', Detail: { status: 'FAILED', errorName: 'Something.Else' } },
+    ]);
+  });
+
+  test('a failing finish step publishes nothing (its input holds the wait condition URL)', async () => {
+    const world = fakeWorld({ completesAfter: 60 });
+    world.handlers[N.FINISH] = () => {
+      throw lambdaError('Error', 'boom');
+    };
+    const result = await run(world);
+    expect(result.entered(N.FINISH_FAILED)).toBe(1);
+    expect(world.events).toEqual([]);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
 // Budgets: counted, not timed.
 // -------------------------------------------------------------------------------------------------
 
@@ -496,5 +644,6 @@ describe('export workflow budgets (simulated time)', () => {
     }
     // eslint-disable-next-line no-console
     console.log(`detection lag (completion → seen): ${lags.join(', ')}`);
-  });
+    // 15 local executions: about 4 s on an idle 2-core machine, more under load.
+  }, 30_000);
 });

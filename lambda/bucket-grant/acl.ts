@@ -1,5 +1,5 @@
 import { GetBucketAclCommand, Grant, Owner, PutBucketAclCommand, S3Client } from '@aws-sdk/client-s3';
-import { isNoSuchBucket, noSuchBucketError, s3CallError } from './errors';
+import { grantError, isNoSuchBucket, noSuchBucketError, s3CallError } from './errors';
 
 /** The two permissions VM Import/Export needs on the bucket, in the order they are added. */
 export const SERVICE_PERMISSIONS = ['READ_ACP', 'WRITE'] as const;
@@ -51,13 +51,18 @@ export async function applyAclChange(
   try {
     const acl = await s3.send(new GetBucketAclCommand({ Bucket: bucket }));
     owner = acl.Owner;
-    grants = acl.Grants ?? [];
+    grants = acl.Grants as Grant[];
   } catch (err) {
     if (isNoSuchBucket(err)) {
       if (options.ignoreMissingBucket) return false;
       throw noSuchBucketError(bucket);
     }
     throw s3CallError('GetBucketAcl', bucket, err);
+  }
+  // PutBucketAcl replaces the whole ACL: never write one built from an incomplete read (it would
+  // drop the owner's FULL_CONTROL and every other grant).
+  if (!owner?.ID || !Array.isArray(grants) || grants.length === 0) {
+    throw grantError(`S3 GetBucketAcl returned an incomplete ACL for bucket '${bucket}' (no owner or no grants); the ACL was not changed. Deploy again.`);
   }
   const updated = updateGrants(grants, change);
   if (sameGrants(grants, updated)) return false;

@@ -66,6 +66,11 @@ export interface ProviderResponse {
 
 type Props = ExportResourceProperties;
 
+/** One structured log line (CloudWatch Logs). */
+function log(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify(fields));
+}
+
 /** The parts of a state machine ARN. */
 export interface StateMachineArnParts {
   readonly partition: string;
@@ -79,7 +84,7 @@ export function parseStateMachineArn(arn: string): StateMachineArnParts {
   const parts = (arn ?? '').split(':');
   if (parts.length !== 7 || parts[0] !== 'arn' || parts[2] !== 'states' || parts[5] !== 'stateMachine') {
     throw new VmExportError(ERROR_INVALID_INPUT,
-      `StateMachineArn '${arn}' is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>): pass the export workflow's ARN.`);
+      `StateMachineArn '${arn}' is not a state machine ARN: pass the export workflow's ARN.`);
   }
   return { partition: parts[1], region: parts[3], account: parts[4], name: parts[6] };
 }
@@ -208,7 +213,7 @@ export async function startNewExport(
   if (waitForCompletion) {
     if (!props.WaitConditionHandle) {
       throw new VmExportError(ERROR_INVALID_INPUT,
-        `WaitForCompletion is 'true' but no WaitConditionHandle was given for ${props.InstanceId}: pass the Ref of the wait condition handle, or set WaitForCompletion to 'false'.`);
+        `WaitConditionHandle is missing (WaitForCompletion is 'true'): pass the handle's Ref.`);
     }
   }
   // Validation errors are thrown before anything starts.
@@ -220,16 +225,24 @@ export async function startNewExport(
     // The construct always passes the region's ID (or the user's); the table stays out of this bundle.
     if (!request.canonicalId) {
       throw new VmExportError(ERROR_INVALID_INPUT,
-        `CanonicalId is required when Preflight is 'true' (export of ${props.InstanceId}): pass the VM Import/Export canonical ID the bucket grants.`);
+        `CanonicalId is missing (Preflight is 'true'): pass the canonical ID the bucket grants.`);
     }
     await runPreflightWithCanonicalId(clients.ec2, clients.s3, request, arn.region, request.canonicalId);
   }
   const name = executionNameFor(clientToken);
 
   if (waitForCompletion) {
-    const executionArn = await startExecution(clients, props.StateMachineArn, name,
-      { ...base, waitConditionHandleUrl: props.WaitConditionHandle });
-    console.log(JSON.stringify({ message: 'export workflow started', instanceId: props.InstanceId, executionArn }));
+    let executionArn: string;
+    try {
+      executionArn = await startExecution(clients, props.StateMachineArn, name,
+        { ...base, waitConditionHandleUrl: props.WaitConditionHandle });
+    } catch (err) {
+      // The execution may have started although the call failed (e.g. the answer was lost), and
+      // the Provider framework ignores the Delete after a failed Create: stop it and cancel its task.
+      await undo(clients, executionArnFor(props.StateMachineArn, name), undefined, clientToken);
+      throw err;
+    }
+    log({ message: 'export workflow started', instanceId: props.InstanceId, executionArn });
     return { PhysicalResourceId: executionArn, Data: { ExecutionArn: executionArn } };
   }
 
@@ -237,6 +250,8 @@ export async function startNewExport(
   try {
     exportTaskId = (await startExport(clients.ec2, request)).exportTaskId;
   } catch (err) {
+    // The task may exist although the call failed (e.g. the answer was lost): cancel it.
+    await undo(clients, undefined, undefined, clientToken);
     if ((err as Error).name === ERROR_QUOTA_FULL) {
       throw new VmExportError(ERROR_QUOTA_FULL,
         `The export of ${props.InstanceId} could not start: the conversion-task quota of this region is full (5 concurrent tasks by default, adjustable to 20 via Service Quotas). With waitForCompletion: true the deployment waits for a free slot; otherwise deploy again later.`);
@@ -246,28 +261,42 @@ export async function startNewExport(
   try {
     const executionArn = await startExecution(clients, props.StateMachineArn, name,
       { ...base, adoptExportTaskId: exportTaskId });
-    console.log(JSON.stringify({ message: 'export started', instanceId: props.InstanceId, exportTaskId, executionArn }));
+    log({ message: 'export started', instanceId: props.InstanceId, exportTaskId, executionArn });
     return {
       PhysicalResourceId: executionArn,
       Data: { ExecutionArn: executionArn, ...taskData(request, { ExportTaskId: exportTaskId }) },
     };
   } catch (err) {
-    // The Provider framework ignores the Delete after a failed Create: undo the task first.
-    await undo(clients, undefined, exportTaskId);
+    // The Provider framework ignores the Delete after a failed Create: undo the task first (and
+    // the execution, which may have started although the call failed).
+    await undo(clients, executionArnFor(props.StateMachineArn, name), exportTaskId, clientToken);
     throw err;
   }
 }
 
-async function undo(clients: ProviderClients, executionArn: string | undefined, exportTaskId: string | undefined): Promise<void> {
-  try {
-    if (executionArn) {
-      await stopIfRunning(clients, executionArn, 'The custom resource request failed after it started the export.');
-    }
-    if (exportTaskId) {
-      await cancelExport(clients.ec2, exportTaskId);
-    }
-  } catch (err) {
-    console.error(JSON.stringify({ message: 'undo failed', executionArn, exportTaskId, code: errorCode(err), error: errorMessage(err) }));
+/**
+ * Best-effort cleanup after a failed Create: stops the execution, cancels the task (by id, or
+ * the one tagged with the client token). Errors are logged, never thrown.
+ */
+async function undo(
+  clients: ProviderClients,
+  executionArn: string | undefined,
+  exportTaskId: string | undefined,
+  clientToken?: string,
+): Promise<void> {
+  const safe = (p: Promise<unknown>) => p.catch((err) =>
+    log({ level: 'error', message: 'undo failed', executionArn, exportTaskId, code: errorCode(err), error: errorMessage(err) }));
+  if (executionArn) {
+    await safe(stopIfRunning(clients, executionArn, 'The custom resource request failed after it started the export.'));
+  }
+  let taskId = exportTaskId;
+  if (!taskId && clientToken) {
+    await safe(findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, clientToken).then((t) => {
+      taskId = isCancellable(t) ? t!.ExportTaskId : undefined;
+    }));
+  }
+  if (taskId) {
+    await safe(cancelExport(clients.ec2, taskId));
   }
 }
 
@@ -276,7 +305,7 @@ async function isRollingBack(clients: ProviderClients, stackId: string): Promise
     const out = await clients.cfn.send(new DescribeStacksCommand({ StackName: stackId }));
     return out.Stacks?.[0]?.StackStatus === 'UPDATE_ROLLBACK_IN_PROGRESS';
   } catch (err) {
-    console.error(JSON.stringify({ message: 'DescribeStacks failed; assuming no rollback', code: errorCode(err), error: errorMessage(err) }));
+    log({ level: 'error', message: 'DescribeStacks failed; assuming no rollback', code: errorCode(err), error: errorMessage(err) });
     return false;
   }
 }
@@ -311,7 +340,7 @@ export async function onUpdate(clients: ProviderClients, event: CloudFormationCu
         const token = task ? tagValue(task, TAG_CLIENT_TOKEN) : undefined;
         if (task && token) {
           const executionArn = executionArnFor(props.StateMachineArn, executionNameFor(token));
-          console.log(JSON.stringify({ message: 'rollback reuses export', instanceId: props.InstanceId, exportTaskId: task.ExportTaskId, executionArn }));
+          log({ message: 'rollback reuses export', instanceId: props.InstanceId, exportTaskId: task.ExportTaskId, executionArn });
           const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
           return {
             PhysicalResourceId: executionArn,
@@ -350,7 +379,7 @@ export async function onUpdate(clients: ProviderClients, event: CloudFormationCu
     normalizeRequest(input);
     const name = executionNameFor(shortHash([oldToken, event.RequestId]));
     const executionArn = await startExecution(clients, props.StateMachineArn, name, input);
-    console.log(JSON.stringify({ message: 'export watched by a new execution', instanceId: props.InstanceId, exportTaskId: task?.ExportTaskId, executionArn }));
+    log({ message: 'export watched by a new execution', instanceId: props.InstanceId, exportTaskId: task?.ExportTaskId, executionArn });
     return { PhysicalResourceId: physicalId, Data: { ExecutionArn: executionArn } };
   }
 
@@ -371,14 +400,14 @@ export async function onDelete(clients: ProviderClients, event: CloudFormationCu
   const task = await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, token);
   if (task && isCancellable(task)) {
     const result = await cancelExport(clients.ec2, task.ExportTaskId!);
-    console.log(JSON.stringify({ message: 'export task cancelled', exportTaskId: task.ExportTaskId, result }));
+    log({ message: 'export task cancelled', exportTaskId: task.ExportTaskId, result });
   } else if (task?.State === 'completed' && isTrue(props.DeleteObjectOnDelete)) {
     const bucket = task.ExportToS3Task?.S3Bucket || props.S3Bucket;
     const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
     const key = task.ExportToS3Task?.S3Key || objectKeyFor(request.s3Prefix, task.ExportTaskId!, request.objectExtension);
     try {
       await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      console.log(JSON.stringify({ message: 'exported object deleted', bucket, key }));
+      log({ message: 'exported object deleted', bucket, key });
     } catch (err) {
       if (!isNotFound(err)) {
         throw err;
@@ -391,13 +420,13 @@ export async function onDelete(clients: ProviderClients, event: CloudFormationCu
 /** onEvent with explicit clients (tests). */
 export async function onEvent(event: CloudFormationCustomResourceEvent, clients: ProviderClients): Promise<ProviderResponse> {
   const props = event.ResourceProperties as unknown as Props;
-  console.log(JSON.stringify({
+  log({
     message: 'request',
     requestType: event.RequestType,
     logicalResourceId: event.LogicalResourceId,
     physicalResourceId: (event as { PhysicalResourceId?: string }).PhysicalResourceId,
     instanceId: props?.InstanceId,
-  }));
+  });
   try {
     switch (event.RequestType) {
       case 'Create':

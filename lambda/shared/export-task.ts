@@ -128,10 +128,15 @@ export async function startExport(ec2: EC2Client, request: NormalizedRequest): P
       TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: taskTags(request) }],
     }));
     const task = out.ExportTask;
-    if (!task?.ExportTaskId) {
+    if (typeof task?.ExportTaskId !== 'string' || task.ExportTaskId === '') {
+      // The task may exist all the same: find it by its client token before giving up.
+      const created = await findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
+      if (created?.ExportTaskId) {
+        return { exportTaskId: created.ExportTaskId, state: created.State ?? 'active' };
+      }
       throw new Error(`CreateInstanceExportTask for ${request.instanceId} returned no task id`);
     }
-    return { exportTaskId: task.ExportTaskId, state: task.State ?? 'active' };
+    return { exportTaskId: task.ExportTaskId, state: typeof task.State === 'string' ? task.State : 'active' };
   } catch (err) {
     throw mapStartError(err, request.instanceId);
   }

@@ -70,16 +70,16 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
     }
   }
   if (!instance) {
-    return [`instance ${instanceId} does not exist in this account and region: pass the id of an existing instance.`];
+    return [`instance ${instanceId} does not exist in this account and region: pass the id of an existing instance, and deploy the stack to the instance's account and region.`];
   }
 
   const problems: string[] = [];
   const state = instance.State?.Name ?? 'unknown';
   if (state !== 'running' && state !== 'stopped') {
-    problems.push(`the instance is ${state}: it must be running or stopped.`);
+    problems.push(`the instance is ${state}: it must be running or stopped; wait until it is (or export another instance) and deploy again.`);
   }
   if (instance.RootDeviceType === 'instance-store') {
-    problems.push('the root device is an instance store volume: only EBS-backed instances can be exported.');
+    problems.push('the root device is an instance store volume (RootDeviceType instance-store): only EBS-backed instances can be exported; move the workload to an instance with an EBS root volume and export that.');
   }
   const mappings = instance.BlockDeviceMappings ?? [];
   if (mappings.length !== 1) {
@@ -90,15 +90,15 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
     problems.push(`the instance has ${nics.length} network interfaces: only one is supported; detach the others.`);
   }
   if ((instance.ProductCodes ?? []).length > 0) {
-    problems.push('the instance was launched from an AWS Marketplace AMI (it has product codes): such instances cannot be exported.');
+    problems.push(`the instance was launched from an AWS Marketplace AMI (product code ${(instance.ProductCodes ?? []).map((c) => c.ProductCodeId).join(', ')}): such instances cannot be exported; export an instance launched from an AMI without product codes.`);
   }
   const details = instance.PlatformDetails ?? '';
   const usage = instance.UsageOperation ?? '';
   if (/windows/i.test(details) || (instance.Platform ?? '').toLowerCase() === 'windows' || WINDOWS_USAGE.has(usage)) {
-    problems.push(`the instance runs Windows (${details || instance.Platform || usage}): Windows instances launched from AWS AMIs cannot be exported.`);
+    problems.push(`the instance runs Windows (${details || instance.Platform || usage}): Windows instances launched from AWS AMIs cannot be exported; export an instance launched from an image you imported with VM Import (bring your own license).`);
   }
   if (/sql server/i.test(details) || SQL_USAGE.has(usage)) {
-    problems.push(`the instance includes SQL Server (${details || usage}): such instances cannot be exported.`);
+    problems.push(`the instance includes SQL Server (${details || usage}): such instances cannot be exported; export an instance launched from an AMI without SQL Server license included.`);
   }
 
   const volumeId = mappings.length === 1 ? mappings[0].Ebs?.VolumeId : undefined;
@@ -114,7 +114,7 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
           problems.push(`volume ${volumeId} is encrypted: encrypted EBS volumes cannot be exported; copy the instance to an unencrypted volume first.`);
         }
         if ((volume.Size ?? 0) > MAX_VOLUME_GIB) {
-          problems.push(`volume ${volumeId} has ${volume.Size} GiB: at most ${MAX_VOLUME_GIB} GiB (1 TiB) can be exported.`);
+          problems.push(`volume ${volumeId} has ${volume.Size} GiB: at most ${MAX_VOLUME_GIB} GiB (1 TiB) can be exported; move the data to a root volume of at most ${MAX_VOLUME_GIB} GiB and export again.`);
         }
       }
     } catch (err) {
@@ -139,7 +139,7 @@ export async function checkBucket(s3: S3Client, bucket: string, region: string, 
       throw err;
     }
     if (isNotFound(err)) {
-      return [`bucket ${bucket} does not exist: create it first (the ExportBucket construct does) or fix the name.`];
+      return [`bucket ${bucket} does not exist: create it first (a VmExportBucket does) or fix the name.`];
     }
     if (errorCode(err) === 'AccessDenied') {
       return [`bucket ${bucket} cannot be read (AccessDenied): it must belong to this account, and the handler needs s3:GetBucketLocation on it.`];
@@ -147,7 +147,7 @@ export async function checkBucket(s3: S3Client, bucket: string, region: string, 
     throw err;
   }
   if (location !== region) {
-    return [`bucket ${bucket} is in ${location}, not in ${region}: the export bucket must be in the same region as the instance.`];
+    return [`bucket ${bucket} is in ${location}, not in ${region}: the export bucket must be in the same region as the instance; use a bucket in ${region}.`];
   }
 
   const problems: string[] = [];
@@ -186,7 +186,7 @@ export async function checkBucket(s3: S3Client, bucket: string, region: string, 
     .map((g) => g.Permission));
   const missing = ['READ_ACP', 'WRITE'].filter((p) => !granted.has(p as never) && !granted.has('FULL_CONTROL'));
   if (missing.length > 0) {
-    problems.push(`bucket ${bucket} does not grant ${missing.join(' and ')} to the VM Import/Export canonical ID ${canonicalId}: add the grant (the BucketGrant construct of this library does it).`);
+    problems.push(`bucket ${bucket} does not grant ${missing.join(' and ')} to the VM Import/Export canonical ID ${canonicalId}: add the grant (a VmExportBucket, or VmExportBucket.fromBucketName for an existing bucket, adds it).`);
   }
   return problems;
 }

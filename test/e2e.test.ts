@@ -1,0 +1,261 @@
+/**
+ * End-to-end scenarios: a stack synthesized with the library is "deployed" against the local
+ * AWS stand-in (test/support/fake-aws): the bucket grant handler and the export provider handler
+ * run with real SDK clients wired to the fake, the synthesized state machine runs in
+ * aws-local-stepfunctions on a simulated clock, and the checks are what a user would see (the
+ * wait-condition signal, the object in S3, the export task).
+ */
+import './setup/with-resolvers';
+import { onEvent as bucketGrantOnEvent } from '../lambda/bucket-grant';
+import { onEvent as providerOnEvent, ProviderResponse } from '../lambda/export-provider';
+import { TAG_CLIENT_TOKEN, TAG_MANAGED, WAIT_CONDITION_UNIQUE_ID } from '../lambda/shared/contract';
+import { DEFAULT_CANONICAL_ID, canonicalIdForRegion } from '../src/canonical-id-table';
+import { TargetEnvironment } from '../src/export-formats';
+import { WorkflowStateNames as N } from '../src/export-workflow-names';
+import { CALLERS, createFakeAws, FakeAws, FakeAwsOptions } from './support/fake-aws';
+import { LocalDeployment } from './support/fake-aws/deployment';
+import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE, synthSampleStack } from './support/fake-aws/sample-stack';
+
+const INSTANCE = SAMPLE_INSTANCE;
+const BUCKET = 'e2e-vm-exports';
+const ACCOUNT = SAMPLE_ACCOUNT;
+const synth = synthSampleStack;
+
+interface Deployed {
+  readonly fake: FakeAws;
+  readonly dep: LocalDeployment;
+  readonly exportId: string;
+  readonly response: ProviderResponse;
+}
+
+/** Creates the bucket, runs the bucket grant (Create) and the export provider (Create). */
+async function deploy(template: any, fakeOptions: FakeAwsOptions = {}, setup: (fake: FakeAws) => void = () => undefined): Promise<Deployed> {
+  const fake = createFakeAws({ accountId: ACCOUNT, ...fakeOptions });
+  const dep = new LocalDeployment(fake, template, { bucketNames: { [bucketLogicalId(template)]: BUCKET } });
+  dep.createBuckets();
+  dep.registerStateMachines();
+  fake.cfn.setStackStatus(dep.stackId, 'CREATE_IN_PROGRESS');
+  fake.ec2.addInstance({ instanceId: INSTANCE });
+  setup(fake);
+  const grantId = dep.only('Custom::VmExportBucketGrant');
+  await bucketGrantOnEvent(dep.createEvent(grantId), fake.clients('bucket-grant').s3);
+  const exportId = dep.only('Custom::VmInstanceExport');
+  const response = await providerOnEvent(dep.createEvent(exportId), fake.clients('provider'));
+  return { fake, dep, exportId, response };
+}
+
+function bucketLogicalId(template: any): string {
+  const ids = Object.entries<any>(template.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket').map(([id]) => id);
+  expect(ids).toHaveLength(1);
+  return ids[0];
+}
+
+/** The one signal sent to the wait condition handle of the export. */
+function onlySignal(d: Deployed) {
+  expect(d.fake.signals).toHaveLength(1);
+  const signal = d.fake.signals[0];
+  expect(signal.method).toBe('PUT');
+  expect(signal.url).toBe(d.dep.properties(d.exportId).WaitConditionHandle);
+  expect(signal.body.UniqueId).toBe(WAIT_CONDITION_UNIQUE_ID);
+  return signal.body;
+}
+
+/** `Fn::GetAtt <WaitCondition>.Data` as CloudFormation would return it for the signals. */
+function waitConditionData(d: Deployed): Record<string, string> {
+  const id = d.dep.only('AWS::CloudFormation::WaitCondition');
+  const data = Object.fromEntries(d.fake.signals.filter((s) => s.body.Status === 'SUCCESS').map((s) => [s.body.UniqueId, s.body.Data]));
+  return { [`${id}.Data`]: JSON.stringify(data) };
+}
+
+/** Lets the local workflow run until `predicate` holds (bounded; no timers). */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 20000 && !predicate(); i++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  if (!predicate()) throw new Error(`never reached: ${what}`);
+}
+
+beforeAll(() => {
+  // The handlers log one JSON line per step; keep the test output readable.
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+
+describe('e2e: deploy against the local AWS stand-in', () => {
+  test('1 happy path vmware + ova: the object lands at the reported key, which equals exportObjectKey', async () => {
+    const d = await deploy(synth());
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('SUCCESS');
+    const taskId = signal.Data;
+    expect(taskId).toMatch(/^export-i-[0-9a-f]{17}$/);
+    const key = `vms/${taskId}.ova`;
+    expect(signal.Reason).toContain(`s3://${BUCKET}/${key}`);
+    // The object is there, written by the export service.
+    expect(d.fake.s3.bucket(BUCKET).objects.get(key)?.writer).toBe('vm-import-export');
+    // What the construct's attributes evaluate to with the wait condition's Data.
+    expect(d.dep.output('ImageKey', waitConditionData(d))).toBe(key);
+    expect(d.dep.output('ImageTaskId', waitConditionData(d))).toBe(taskId);
+    // The task: completed, tagged, with the requested formats.
+    const task = d.fake.ec2.tasks.get(taskId)!;
+    expect(task.State).toBe('completed');
+    expect(task.ExportToS3Task).toEqual({ ContainerFormat: 'ova', DiskImageFormat: 'VMDK', S3Bucket: BUCKET, S3Key: key });
+    expect(task.Tags).toEqual(expect.arrayContaining([{ Key: TAG_MANAGED, Value: 'cdk-vm-export' }]));
+    // The execution ended in Succeed, and the bucket ACL holds the service's grant.
+    const execution = d.fake.sfn.execution(d.response.PhysicalResourceId);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.result!.entered(N.SUCCEEDED)).toBe(1);
+    const serviceId = canonicalIdForRegion('us-east-1');
+    expect(d.fake.s3.grants(BUCKET, serviceId, 'READ_ACP') && d.fake.s3.grants(BUCKET, serviceId, 'WRITE')).toBe(true);
+  });
+
+  test.each([
+    ['citrix', TargetEnvironment.CITRIX],
+    ['microsoft', TargetEnvironment.MICROSOFT],
+  ])('2 %s VHD: bare .vhd image at the reported key', async (_name, target) => {
+    const d = await deploy(synth({ target }));
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('SUCCESS');
+    const key = `vms/${signal.Data}.vhd`;
+    expect(d.dep.output('ImageKey', waitConditionData(d))).toBe(key);
+    expect(d.fake.s3.bucket(BUCKET).objects.has(key)).toBe(true);
+    const task = d.fake.ec2.tasks.get(signal.Data)!;
+    expect(task.InstanceExportDetails.TargetEnvironment).toBe(target);
+    expect(task.ExportToS3Task).toEqual({ DiskImageFormat: 'VHD', S3Bucket: BUCKET, S3Key: key });
+  });
+
+  test('3 the bucket grants the wrong canonical ID (bad table entry, preflight off): FAILURE with the service\'s AuthFailure', async () => {
+    const realServiceId = 'ab'.repeat(32);
+    const d = await deploy(synth({ preflight: false }), { serviceCanonicalId: realServiceId });
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.ExportRejected');
+    expect(signal.Reason).toContain('AuthFailure: vm-import-export@amazon.com must have WRITE and READ_ACL permission on the S3 bucket');
+    expect(d.fake.ec2.tasks.size).toBe(0);
+    expect(d.fake.world.callsOf({ operation: 'CreateInstanceExportTask' }).map((c) => c.error)).toEqual(['AuthFailure']);
+    expect(d.fake.sfn.execution(d.response.PhysicalResourceId).error).toBe('VmExport.ExportRejected');
+  });
+
+  test('4 the service cancels the task ("Task expired and automatically canceled"): FAILURE with that text', async () => {
+    const d = await deploy(synth(), {
+      defaultExportBehaviour: { outcome: 'cancel', afterSeconds: 3 * 3600, statusMessage: 'Task expired and automatically canceled' },
+    });
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.ExportFailed');
+    expect(signal.Reason).toContain('Task expired and automatically canceled');
+    const [task] = d.fake.ec2.tasks.values();
+    expect(task.State).toBe('cancelled');
+    expect(d.fake.s3.bucket(BUCKET).objects.size).toBe(0);
+    expect(d.fake.sfn.execution(d.response.PhysicalResourceId).error).toBe('VmExport.ExportFailed');
+  });
+
+  test('5 the export never finishes: deadline, CancelExportTask, FAILURE, nothing left in the bucket', async () => {
+    const d = await deploy(synth(), { defaultExportBehaviour: { outcome: 'never' }, deadlineRealTimeMs: 250 });
+    await until(() => d.fake.s3.bucket(BUCKET).uploads.size > 0, 'the export started');
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.DeadlinePassed');
+    expect(signal.Reason).toMatch(/task export-i-[0-9a-f]{17} was cancelled/);
+    expect(d.fake.world.callsOf({ operation: 'CancelExportTask' }).map((c) => c.outcome)).toEqual(['ok']);
+    const [task] = d.fake.ec2.tasks.values();
+    expect(task.State).toBe('cancelled');
+    const bucket = d.fake.s3.bucket(BUCKET);
+    expect(bucket.objects.size + bucket.uploads.size).toBe(0);
+    expect(d.fake.sfn.execution(d.response.PhysicalResourceId).error).toBe('VmExport.DeadlinePassed');
+  });
+
+  test('6 stack rollback while the export is active: Delete cancels the task and stops the execution', async () => {
+    const d = await deploy(synth(), { defaultExportBehaviour: { outcome: 'never' } });
+    await until(() => d.fake.ec2.tasksIn('active').length === 1, 'the task is active');
+
+    d.fake.cfn.setStackStatus(d.dep.stackId, 'ROLLBACK_IN_PROGRESS');
+    const physicalId = d.response.PhysicalResourceId;
+    const out = await providerOnEvent(d.dep.deleteEvent(d.exportId, physicalId), d.fake.clients('provider'));
+    expect(out.PhysicalResourceId).toBe(physicalId);
+    await d.fake.settle();
+
+    const execution = d.fake.sfn.execution(physicalId);
+    expect(execution.status).toBe('ABORTED');
+    const [task] = d.fake.ec2.tasks.values();
+    expect(task.State).toBe('cancelled');
+    expect(d.fake.ec2.tasksIn('active')).toHaveLength(0);
+    expect(d.fake.sfn.running()).toHaveLength(0);
+    const bucket = d.fake.s3.bucket(BUCKET);
+    expect(bucket.objects.size + bucket.uploads.size).toBe(0);
+    // No step ran after the stop: the workflow sent no signal.
+    expect(d.fake.signals).toHaveLength(0);
+  });
+
+  test('7 a duplicate Create with the same RequestId: one execution, one task', async () => {
+    const template = synth();
+    const d = await deploy(template);
+    const again = await providerOnEvent(d.dep.createEvent(d.exportId, 'request-2'), d.fake.clients('provider'));
+    // request-2 is the RequestId the first Create used (the grant took request-1).
+    expect(again).toEqual(d.response);
+    await d.fake.settle();
+
+    expect(d.fake.sfn.executions.size).toBe(1);
+    expect(d.fake.ec2.tasks.size).toBe(1);
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+  });
+
+  test.each([['generic' as const], ['specific' as const]])(
+    '8 DescribeExportTasks throttled three times (%s error names): still succeeds', async (naming) => {
+      const d = await deploy(synth(), { sfnErrorNaming: naming }, (fake) => {
+        fake.world.throttle({ operation: 'DescribeExportTasks', caller: CALLERS.SFN_INTEGRATION }, 3);
+      });
+      await d.fake.settle();
+
+      expect(onlySignal(d).Status).toBe('SUCCESS');
+      const polls = d.fake.world.callsOf({ operation: 'DescribeExportTasks', caller: CALLERS.SFN_INTEGRATION });
+      expect(polls.slice(0, 3).map((c) => c.error)).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded']);
+      const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
+      const names = result.callsOf(N.DESCRIBE_EXPORT_TASK).filter((c) => c.error).map((c) => c.error!.name);
+      expect(names).toEqual(Array(3).fill(naming === 'generic' ? 'Ec2.Ec2Exception' : 'Ec2.RequestLimitExceededException'));
+      expect(result.entered(N.DESCRIBE_FAILED)).toBe(0);
+    });
+
+  test('9 the conversion-task quota is full for 20 simulated minutes: the workflow waits, then succeeds', async () => {
+    const d = await deploy(synth(), {}, (fake) => {
+      fake.ec2.occupySlots(5, 20 * 60);
+    });
+    await d.fake.settle();
+
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+    const creates = d.fake.world.callsOf({ operation: 'CreateInstanceExportTask' });
+    expect(creates.filter((c) => c.error === 'ResourceLimitExceeded').length).toBeGreaterThanOrEqual(3);
+    const created = creates.find((c) => c.outcome === 'ok')!;
+    expect(created.at).toBeGreaterThan(15 * 60);
+    expect(created.at).toBeGreaterThanOrEqual(20 * 60);
+    expect(d.fake.ec2.tasksTagged(TAG_MANAGED, 'cdk-vm-export')[0].State).toBe('completed');
+  });
+
+  test('10 environment-agnostic stack in an unlisted region: default canonical ID granted and accepted', async () => {
+    const template = synth({ region: null });
+    const d = await deploy(template, { region: 'xx-future-1' });
+    await d.fake.settle();
+
+    const grant = d.dep.properties(d.dep.only('Custom::VmExportBucketGrant'));
+    expect(grant.CanonicalId).toBe(DEFAULT_CANONICAL_ID);
+    expect(grant.ExpectedRegion).toBe('xx-future-1');
+    expect(d.fake.ec2.serviceCanonicalId).toBe(DEFAULT_CANONICAL_ID);
+    expect(d.fake.s3.grants(BUCKET, DEFAULT_CANONICAL_ID, 'WRITE')).toBe(true);
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('SUCCESS');
+    expect(d.fake.s3.bucket(BUCKET).objects.has(`vms/${signal.Data}.ova`)).toBe(true);
+    // The same template in a listed region evaluates to that region's ID.
+    const milan = new LocalDeployment(createFakeAws({ region: 'eu-south-1' }), template);
+    expect(milan.properties(milan.only('Custom::VmExportBucketGrant')).CanonicalId).toBe(canonicalIdForRegion('eu-south-1'));
+    expect(d.fake.ec2.tasksTagged(TAG_CLIENT_TOKEN, d.fake.ec2.tasks.values().next().value!.Tags
+      .find((t) => t.Key === TAG_CLIENT_TOKEN)!.Value)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,337 @@
+/**
+ * TEST CODE ONLY: a local stand-in for the EC2 API of VM Import/Export instance export
+ * (SPEC section 3): CreateInstanceExportTask (with the service's refusals), DescribeExportTasks,
+ * CancelExportTask, and DescribeInstances / DescribeVolumes for the preflight checks.
+ *
+ * An export task moves `active` -> `completed` after a number of DescribeExportTasks polls that
+ * include it, or after simulated seconds, or -> `cancelled` with a StatusMessage; on completion
+ * the image object appears at `<prefix><taskId>.<ext>` in the fake S3. Cancelling removes the
+ * in-progress upload. Tags are kept and returned.
+ */
+import { awsError } from './errors';
+import { FakeS3 } from './fake-s3';
+import { FakeWorld } from './world';
+
+/** What happens to an export of an instance. */
+export interface ExportBehaviour {
+  /** `complete` (default), `cancel` (ends cancelled with `statusMessage`) or `never` (stays active). */
+  readonly outcome?: 'complete' | 'cancel' | 'never';
+  /** The change happens on this DescribeExportTasks poll of the task (1 = the first). */
+  readonly afterPolls?: number;
+  /** ... or once this many simulated seconds passed since the task was created. */
+  readonly afterSeconds?: number;
+  /** StatusMessage of a cancelled task. @default 'Task expired and automatically canceled' */
+  readonly statusMessage?: string;
+  /** Size of the written image in bytes. @default 1048576 */
+  readonly imageBytes?: number;
+}
+
+export interface FakeInstanceSpec {
+  readonly instanceId: string;
+  /** @default 'running' */
+  readonly state?: string;
+  /** @default 1 */
+  readonly volumeCount?: number;
+  /** @default 8 */
+  readonly volumeSizeGiB?: number;
+  readonly encrypted?: boolean;
+  readonly productCodes?: string[];
+  /** @default 'Linux/UNIX' */
+  readonly platformDetails?: string;
+  /** Overrides the fake's default export behaviour for this instance. */
+  readonly exportBehaviour?: ExportBehaviour;
+}
+
+export interface FakeExportTask {
+  readonly ExportTaskId: string;
+  Description?: string;
+  State: 'active' | 'cancelling' | 'cancelled' | 'completed';
+  StatusMessage?: string;
+  readonly InstanceExportDetails: { InstanceId: string; TargetEnvironment: string };
+  readonly ExportToS3Task: { ContainerFormat?: string; DiskImageFormat: string; S3Bucket: string; S3Key: string };
+  readonly Tags: Array<{ Key: string; Value: string }>;
+  /** Simulated second of creation. */
+  readonly createdAt: number;
+  /** DescribeExportTasks calls that returned it. */
+  polls: number;
+  readonly behaviour: ExportBehaviour;
+}
+
+export interface FakeEc2Options {
+  /** The VM Import/Export service's canonical ID the bucket must grant. */
+  readonly serviceCanonicalId: string;
+  /** Concurrent active conversion tasks. @default 5 */
+  readonly quota?: number;
+  /** @default { outcome: 'complete', afterPolls: 3 } */
+  readonly defaultBehaviour?: ExportBehaviour;
+}
+
+const TARGETS: Record<string, string> = { vmware: 'vmdk', citrix: 'vhd', microsoft: 'vhd' };
+
+export class FakeEc2 {
+  public readonly instances = new Map<string, Required<Omit<FakeInstanceSpec, 'exportBehaviour'>> & { exportBehaviour?: ExportBehaviour }>();
+  public readonly tasks = new Map<string, FakeExportTask>();
+  public quota: number;
+  public defaultBehaviour: ExportBehaviour;
+  public serviceCanonicalId: string;
+  private taskCounter = 0;
+
+  constructor(private readonly world: FakeWorld, private readonly s3: FakeS3, options: FakeEc2Options) {
+    this.quota = options.quota ?? 5;
+    this.defaultBehaviour = options.defaultBehaviour ?? { outcome: 'complete', afterPolls: 3 };
+    this.serviceCanonicalId = options.serviceCanonicalId;
+  }
+
+  public addInstance(spec: FakeInstanceSpec): void {
+    this.instances.set(spec.instanceId, {
+      instanceId: spec.instanceId,
+      state: spec.state ?? 'running',
+      volumeCount: spec.volumeCount ?? 1,
+      volumeSizeGiB: spec.volumeSizeGiB ?? 8,
+      encrypted: spec.encrypted ?? false,
+      productCodes: spec.productCodes ?? [],
+      platformDetails: spec.platformDetails ?? 'Linux/UNIX',
+      exportBehaviour: spec.exportBehaviour,
+    });
+  }
+
+  /** Tasks in a state (after applying the clock). */
+  public tasksIn(...states: string[]): FakeExportTask[] {
+    this.advanceByClock();
+    return [...this.tasks.values()].filter((t) => states.includes(t.State));
+  }
+
+  /** Tasks carrying the tag. */
+  public tasksTagged(key: string, value: string): FakeExportTask[] {
+    return [...this.tasks.values()].filter((t) => t.Tags.some((tag) => tag.Key === key && tag.Value === value));
+  }
+
+  /**
+   * Occupies conversion-task slots with exports of other instances (not managed by this
+   * library) that complete after `afterSeconds` simulated seconds.
+   */
+  public occupySlots(count: number, afterSeconds: number): FakeExportTask[] {
+    const out: FakeExportTask[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = this.nextTaskId();
+      out.push(this.addTask(id, `i-${'f'.repeat(16)}${i % 10}`, 'vmware', 'VMDK', 'ova', 'other-team-bucket', 'other/', [],
+        undefined, { outcome: 'complete', afterSeconds }));
+    }
+    return out;
+  }
+
+  public handle(operation: string, input: any): any {
+    this.advanceByClock();
+    switch (operation) {
+      case 'DescribeInstances':
+        return this.describeInstances(input);
+      case 'DescribeVolumes':
+        return this.describeVolumes(input);
+      case 'CreateInstanceExportTask':
+        return { ExportTask: this.view(this.create(input)) };
+      case 'DescribeExportTasks':
+        return this.describeExportTasks(input);
+      case 'CancelExportTask':
+        this.cancel(input.ExportTaskId);
+        return {};
+      default:
+        throw awsError('ec2', 'InvalidAction', `fake-aws: EC2 ${operation} is not implemented`, 400);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private nextTaskId(): string {
+    this.taskCounter++;
+    return `export-i-${this.taskCounter.toString(16).padStart(17, '0')}`;
+  }
+
+  private view(task: FakeExportTask): any {
+    return {
+      ExportTaskId: task.ExportTaskId,
+      ...(task.Description !== undefined ? { Description: task.Description } : {}),
+      State: task.State,
+      ...(task.StatusMessage !== undefined ? { StatusMessage: task.StatusMessage } : {}),
+      InstanceExportDetails: { ...task.InstanceExportDetails },
+      ExportToS3Task: { ...task.ExportToS3Task },
+      Tags: task.Tags.map((t) => ({ ...t })),
+    };
+  }
+
+  private describeInstances(input: any): any {
+    const ids: string[] = input.InstanceIds ?? [...this.instances.keys()];
+    const missing = ids.filter((id) => !this.instances.has(id));
+    if (missing.length > 0) {
+      throw awsError('ec2', 'InvalidInstanceID.NotFound', `The instance ID '${missing.join(', ')}' does not exist`);
+    }
+    const instances = ids.map((id) => {
+      const i = this.instances.get(id)!;
+      return {
+        InstanceId: id,
+        State: { Name: i.state },
+        RootDeviceType: 'ebs',
+        ImageId: 'ami-0123456789abcdef0',
+        PlatformDetails: i.platformDetails,
+        UsageOperation: 'RunInstances',
+        ProductCodes: i.productCodes.map((code) => ({ ProductCodeId: code, ProductCodeType: 'marketplace' })),
+        BlockDeviceMappings: Array.from({ length: i.volumeCount }, (_, n) => ({
+          DeviceName: n === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(98 + n)}`,
+          Ebs: { VolumeId: this.volumeId(id, n), Status: 'attached' },
+        })),
+        NetworkInterfaces: [{ NetworkInterfaceId: 'eni-0123456789abcdef0' }],
+      };
+    });
+    return { Reservations: [{ ReservationId: 'r-0123456789abcdef0', Instances: instances }] };
+  }
+
+  private volumeId(instanceId: string, n: number): string {
+    return `vol-${instanceId.slice(2, 15)}${n.toString(16).padStart(4, '0')}`;
+  }
+
+  private describeVolumes(input: any): any {
+    const volumes: any[] = [];
+    for (const [id, i] of this.instances) {
+      for (let n = 0; n < i.volumeCount; n++) {
+        volumes.push({ VolumeId: this.volumeId(id, n), Size: i.volumeSizeGiB, Encrypted: i.encrypted, State: 'in-use' });
+      }
+    }
+    const ids: string[] | undefined = input.VolumeIds;
+    if (!ids) return { Volumes: volumes };
+    const missing = ids.filter((v) => !volumes.some((vol) => vol.VolumeId === v));
+    if (missing.length > 0) throw awsError('ec2', 'InvalidVolume.NotFound', `The volume '${missing[0]}' does not exist.`);
+    return { Volumes: volumes.filter((v) => ids.includes(v.VolumeId)) };
+  }
+
+  private create(input: any): FakeExportTask {
+    const instanceId: string = input.InstanceId;
+    if (!instanceId) throw awsError('ec2', 'MissingParameter', 'The request must contain the parameter InstanceId');
+    const target: string = String(input.TargetEnvironment ?? '');
+    const s3Task = input.ExportToS3Task ?? {};
+    const disk = String(s3Task.DiskImageFormat ?? '').toLowerCase();
+    const container = s3Task.ContainerFormat ? String(s3Task.ContainerFormat).toLowerCase() : undefined;
+    if (!(target in TARGETS)) {
+      throw awsError('ec2', 'InvalidParameterValue', `Value (${target}) for parameter targetEnvironment is invalid.`);
+    }
+    if (disk !== TARGETS[target]) {
+      throw awsError('ec2', 'Unsupported', `diskImageFormat '${disk}' not supported for targetEnvironment '${target}'. Valid value(s): ['${TARGETS[target]}']`);
+    }
+    if (container !== undefined && (container !== 'ova' || disk !== 'vmdk')) {
+      throw awsError('ec2', 'Unsupported', `containerFormat '${container}' not supported for diskImageFormat '${disk}'.`);
+    }
+    if (typeof input.Description === 'string' && input.Description.length > 255) {
+      throw awsError('ec2', 'InvalidParameterValue', 'Value for parameter description is invalid. Length exceeds 255 characters.');
+    }
+    const instance = this.instances.get(instanceId);
+    if (!instance) throw awsError('ec2', 'InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (instance.state !== 'running' && instance.state !== 'stopped') {
+      throw awsError('ec2', 'IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be exported.`);
+    }
+    if (instance.volumeCount > 1) {
+      throw awsError('ec2', 'NotExportable', 'This instance has multiple volumes attached. Please remove additional volumes.');
+    }
+    if (instance.productCodes.length > 0) {
+      throw awsError('ec2', 'NotExportable', `${instance.productCodes[0]} is a marketplace AMI and is not exportable`);
+    }
+    const bucketName: string = s3Task.S3Bucket;
+    const bucket = bucketName ? this.s3.buckets.get(bucketName) : undefined;
+    if (!bucket) throw awsError('ec2', 'InvalidParameter', 'The given S3 bucket does not exist');
+    if (bucket.region !== this.world.region) {
+      throw awsError('ec2', 'InvalidParameter', 'The given S3 object is not local to the region');
+    }
+    const id = this.serviceCanonicalId;
+    if (bucket.ownership === 'BucketOwnerEnforced' || !this.s3.grants(bucketName, id, 'READ_ACP') || !this.s3.grants(bucketName, id, 'WRITE')) {
+      throw awsError('ec2', 'AuthFailure', 'vm-import-export@amazon.com must have WRITE and READ_ACL permission on the S3 bucket.');
+    }
+    if (this.tasksIn('active').length >= this.quota) {
+      throw awsError('ec2', 'ResourceLimitExceeded', `You have reached the maximum number of concurrent conversion tasks (${this.quota}).`);
+    }
+    const tags = (input.TagSpecifications ?? [])
+      .filter((s: any) => s.ResourceType === 'export-instance-task')
+      .flatMap((s: any) => s.Tags ?? [])
+      .map((t: any) => ({ Key: String(t.Key), Value: String(t.Value ?? '') }));
+    return this.addTask(this.nextTaskId(), instanceId, target, disk.toUpperCase(), container, bucketName, s3Task.S3Prefix ?? '',
+      tags, input.Description, instance.exportBehaviour ?? this.defaultBehaviour);
+  }
+
+  private addTask(
+    id: string, instanceId: string, target: string, disk: string, container: string | undefined,
+    bucket: string, prefix: string, tags: Array<{ Key: string; Value: string }>, description: string | undefined,
+    behaviour: ExportBehaviour,
+  ): FakeExportTask {
+    const ext = container === 'ova' ? 'ova' : disk.toLowerCase();
+    const task: FakeExportTask = {
+      ExportTaskId: id,
+      ...(description !== undefined ? { Description: description } : {}),
+      State: 'active',
+      InstanceExportDetails: { InstanceId: instanceId, TargetEnvironment: target },
+      ExportToS3Task: {
+        ...(container ? { ContainerFormat: container } : {}),
+        DiskImageFormat: disk,
+        S3Bucket: bucket,
+        S3Key: `${prefix}${id}.${ext}`,
+      },
+      Tags: tags,
+      createdAt: this.world.clock.now,
+      polls: 0,
+      behaviour,
+    };
+    this.tasks.set(id, task);
+    this.s3.startUpload(bucket, task.ExportToS3Task.S3Key);
+    return task;
+  }
+
+  private describeExportTasks(input: any): any {
+    const ids: string[] | undefined = input.ExportTaskIds && input.ExportTaskIds.length > 0 ? input.ExportTaskIds : undefined;
+    if (ids) {
+      const missing = ids.find((id) => !this.tasks.has(id));
+      if (missing) {
+        throw awsError('ec2', 'InvalidExportTaskID.NotFound', `The export task ID '${missing}' does not exist`);
+      }
+    }
+    const selected = ids ? ids.map((id) => this.tasks.get(id)!) : [...this.tasks.values()];
+    for (const task of selected) {
+      task.polls++;
+      this.advance(task);
+    }
+    return { ExportTasks: selected.map((t) => this.view(t)) };
+  }
+
+  private cancel(exportTaskId: string): void {
+    const task = this.tasks.get(exportTaskId);
+    if (!task) {
+      throw awsError('ec2', 'InvalidExportTaskID.NotFound', `The export task ID '${exportTaskId}' does not exist`);
+    }
+    if (task.State === 'completed') {
+      throw awsError('ec2', 'IncorrectState', `Export task ${exportTaskId} cannot be cancelled: it is completed.`);
+    }
+    if (task.State === 'cancelled' || task.State === 'cancelling') {
+      throw awsError('ec2', 'IncorrectState', `Export task ${exportTaskId} has already been cancelled.`);
+    }
+    task.State = 'cancelled';
+    task.StatusMessage = 'Canceled by user';
+    this.s3.removeArtifacts(task.ExportToS3Task.S3Bucket, task.ExportToS3Task.S3Key);
+  }
+
+  /** Applies the clock to every active task (time-based behaviours). */
+  private advanceByClock(): void {
+    for (const task of this.tasks.values()) this.advance(task);
+  }
+
+  private advance(task: FakeExportTask): void {
+    if (task.State !== 'active') return;
+    const b = task.behaviour;
+    const outcome = b.outcome ?? 'complete';
+    if (outcome === 'never') return;
+    const byPolls = b.afterPolls !== undefined && task.polls >= b.afterPolls;
+    const bySeconds = b.afterSeconds !== undefined && this.world.clock.now - task.createdAt >= b.afterSeconds;
+    if (!byPolls && !bySeconds) return;
+    if (outcome === 'cancel') {
+      task.State = 'cancelled';
+      task.StatusMessage = b.statusMessage ?? 'Task expired and automatically canceled';
+      this.s3.removeArtifacts(task.ExportToS3Task.S3Bucket, task.ExportToS3Task.S3Key);
+    } else {
+      task.State = 'completed';
+      this.s3.completeUpload(task.ExportToS3Task.S3Bucket, task.ExportToS3Task.S3Key, b.imageBytes ?? 1048576);
+    }
+  }
+}

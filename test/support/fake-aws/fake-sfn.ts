@@ -1,0 +1,204 @@
+/**
+ * TEST CODE ONLY: a local stand-in for Step Functions: StartExecution really runs the registered
+ * (synthesized) state machine with aws-local-stepfunctions through `runLocal` (test/support/
+ * local-sfn.ts), on the world's simulated clock; DescribeExecution and StopExecution work on
+ * those runs.
+ *
+ * Model of StopExecution: the execution is reported ABORTED at once, and every Task state that
+ * starts afterwards fails (`FakeSfn.ExecutionStopped`), so no Lambda step runs after the stop and
+ * the local run winds down (a Task that is already running finishes, as in Step Functions).
+ */
+import { awsError } from './errors';
+import { FakeWorld } from './world';
+import { AslDefinition, LocalHandler, LocalRunResult, runLocal } from '../local-sfn';
+
+/** Definitions (objects) already validated by aws-local-stepfunctions. */
+const VALIDATED = new WeakSet<AslDefinition>();
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface FakeExecution {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly input: string;
+  readonly startedAt: number;
+  status: ExecutionStatus;
+  stopped: boolean;
+  error?: string;
+  cause?: string;
+  output?: unknown;
+  /** The local run's result once it ended. */
+  result?: LocalRunResult;
+  /** Settles when the local run ended. */
+  readonly done: Promise<void>;
+}
+
+export interface FakeSfnOptions {
+  /**
+   * Real milliseconds the `Deadline` Wait takes (the only real-time wait; every other wait and
+   * retry interval is simulated). Long by default: the export normally ends first, and the
+   * deadline branch is aborted with the Parallel.
+   * @default 120000
+   */
+  readonly deadlineRealTimeMs?: number;
+  /** Real milliseconds every Task waits before it runs. @default 0 (or 2 with a short deadline) */
+  readonly handlerDelayMs?: number;
+}
+
+/** Builds the Task handlers of one execution (see createFakeAws). */
+export type HandlerFactory = (execution: FakeExecution) => Record<string, LocalHandler>;
+
+export class FakeSfn {
+  public readonly stateMachines = new Map<string, AslDefinition>();
+  public readonly executions = new Map<string, FakeExecution>();
+  public deadlineRealTimeMs: number;
+  public handlerDelayMs: number | undefined;
+
+  constructor(private readonly world: FakeWorld, private readonly handlers: HandlerFactory, options: FakeSfnOptions = {}) {
+    this.deadlineRealTimeMs = options.deadlineRealTimeMs ?? 120_000;
+    this.handlerDelayMs = options.handlerDelayMs;
+  }
+
+  /** Registers a definition; it is validated once here, and every run skips the validation. */
+  public registerStateMachine(arn: string, definition: AslDefinition): void {
+    if (!VALIDATED.has(definition)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const asl = require('aws-local-stepfunctions');
+      new asl.StateMachine(definition);
+      VALIDATED.add(definition);
+    }
+    this.stateMachines.set(arn, definition);
+  }
+
+  /** Executions still running. */
+  public running(): FakeExecution[] {
+    return [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+  }
+
+  /** Waits until every local run (also those started meanwhile) has ended. */
+  public async settle(): Promise<void> {
+    for (;;) {
+      const pending = [...this.executions.values()].filter((e) => !e.result);
+      if (pending.length === 0) return;
+      await Promise.all(pending.map((e) => e.done));
+    }
+  }
+
+  public execution(arn: string): FakeExecution {
+    const e = this.executions.get(arn);
+    if (!e) throw new Error(`fake-aws: no execution ${arn}`);
+    return e;
+  }
+
+  public handle(operation: string, input: any): any {
+    switch (operation) {
+      case 'StartExecution':
+        return this.start(input);
+      case 'DescribeExecution': {
+        const e = this.executions.get(input.executionArn);
+        if (!e) throw awsError('sfn', 'ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
+        return {
+          executionArn: e.executionArn,
+          stateMachineArn: e.stateMachineArn,
+          name: e.name,
+          status: e.status,
+          startDate: new Date(this.world.clock.epochMs + e.startedAt * 1000),
+          input: e.input,
+          ...(e.output !== undefined ? { output: JSON.stringify(e.output) } : {}),
+          ...(e.error ? { error: e.error } : {}),
+          ...(e.cause ? { cause: e.cause } : {}),
+        };
+      }
+      case 'StopExecution': {
+        const e = this.executions.get(input.executionArn);
+        if (!e) throw awsError('sfn', 'ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
+        if (e.status === 'RUNNING') {
+          e.status = 'ABORTED';
+          e.stopped = true;
+          e.error = input.error;
+          e.cause = input.cause;
+        }
+        return { stopDate: this.world.now() };
+      }
+      default:
+        throw awsError('sfn', 'UnknownOperationException', `fake-aws: Step Functions ${operation} is not implemented`);
+    }
+  }
+
+  private start(input: any): any {
+    const definition = this.stateMachines.get(input.stateMachineArn);
+    if (!definition) {
+      throw awsError('sfn', 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${input.stateMachineArn}'`);
+    }
+    const name: string = input.name ?? `exec-${this.executions.size + 1}`;
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
+      throw awsError('sfn', 'InvalidName', `Invalid Name: '${name}'`);
+    }
+    const arnParts = String(input.stateMachineArn).split(':');
+    const executionArn = [...arnParts.slice(0, 5), 'execution', arnParts[6], name].join(':');
+    const text: string = input.input ?? '{}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw awsError('sfn', 'InvalidExecutionInput', 'Invalid execution input: not JSON');
+    }
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // Step Functions answers a repeated StartExecution with the same name and input of a
+      // running execution with that execution; anything else is ExecutionAlreadyExists.
+      if (existing.status === 'RUNNING' && existing.input === text) {
+        return { executionArn, startDate: new Date(this.world.clock.epochMs + existing.startedAt * 1000) };
+      }
+      throw awsError('sfn', 'ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => { resolveDone = resolve; });
+    const execution: FakeExecution = {
+      executionArn,
+      stateMachineArn: input.stateMachineArn,
+      name,
+      input: text,
+      startedAt: this.world.clock.now,
+      status: 'RUNNING',
+      stopped: false,
+      done,
+    };
+    this.executions.set(executionArn, execution);
+    const handlers = this.handlers(execution);
+    const guarded: Record<string, LocalHandler> = {};
+    for (const [state, handler] of Object.entries(handlers)) {
+      guarded[state] = (taskInput, context) => {
+        if (execution.stopped) {
+          const error = new Error(`the execution was stopped before ${state} ran`);
+          error.name = 'FakeSfn.ExecutionStopped';
+          throw error;
+        }
+        return handler(taskInput, context);
+      };
+    }
+    const shortDeadline = this.deadlineRealTimeMs < 10_000;
+    void runLocal(definition, parsed, {
+      handlers: guarded,
+      clock: this.world.clock,
+      realTimeWaits: { Deadline: this.deadlineRealTimeMs },
+      handlerDelayMs: this.handlerDelayMs ?? (shortDeadline ? 2 : 0),
+      validate: false,
+    }).then((result) => {
+      execution.result = result;
+      if (execution.status === 'RUNNING') {
+        execution.status = result.status;
+        execution.output = result.output;
+        execution.error = result.error;
+        execution.cause = result.cause;
+      }
+    }, (err) => {
+      execution.status = execution.status === 'RUNNING' ? 'FAILED' : execution.status;
+      execution.error = execution.error ?? 'FakeSfn.LocalRunError';
+      execution.cause = execution.cause ?? String(err);
+      execution.result = { status: 'FAILED' } as LocalRunResult;
+    }).finally(resolveDone);
+    return { executionArn, startDate: new Date(this.world.clock.epochMs + execution.startedAt * 1000) };
+  }
+}

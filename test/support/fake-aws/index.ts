@@ -1,0 +1,179 @@
+/**
+ * TEST CODE ONLY: a local stand-in for the AWS services the library's handlers call (EC2 VM
+ * export, S3, Step Functions, CloudFormation), reached through REAL SDK clients whose
+ * middleware short-circuits into the fake. See SPEC section 3 for the behaviour modelled.
+ *
+ * ```ts
+ * const fake = createFakeAws({ region: 'eu-west-1' });
+ * fake.s3.createBucket('exports');
+ * fake.ec2.addInstance({ instanceId: 'i-0123456789abcdef0' });
+ * fake.sfn.registerStateMachine(arn, definitionFromTemplate(template));
+ * await providerOnEvent(event, fake.clients('provider'));   // StartExecution runs the workflow
+ * await fake.sfn.settle();
+ * fake.signals;                                             // the wait-condition PUTs
+ * ```
+ */
+import { DescribeExportTasksCommand } from '@aws-sdk/client-ec2';
+import { ExportTaskEvent } from '../../../lambda/shared/contract';
+import { FetchLike, SignalOptions } from '../../../lambda/shared/signal';
+import { canonicalIdForRegion } from '../../../src/canonical-id-table';
+import { WorkflowStateNames as N } from '../../../src/export-workflow-names';
+import { LocalHandler, SimulatedClock } from '../local-sfn';
+import { createFakeClients, FakeClients } from './client-middleware';
+import { lambdaFunctionError, SfnErrorNaming, sfnIntegrationError } from './errors';
+import { FakeCloudFormation } from './fake-cloudformation';
+import { ExportBehaviour, FakeEc2 } from './fake-ec2';
+import { FakeS3 } from './fake-s3';
+import { FakeExecution, FakeSfn } from './fake-sfn';
+import { FakeCaller, FakeWorld } from './world';
+
+export * from './client-middleware';
+export * from './errors';
+export * from './fake-cloudformation';
+export * from './fake-ec2';
+export * from './fake-s3';
+export * from './fake-sfn';
+export * from './world';
+
+/** Callers the fake's own client sets use. */
+export const CALLERS = {
+  /** The export-task Lambda (prepare / start / finish) inside the workflow. */
+  EXPORT_TASK: 'export-task',
+  /** The workflow's DescribeExportTask state (AWS SDK integration). */
+  SFN_INTEGRATION: 'sfn-integration',
+} as const;
+
+/** One wait-condition signal the finish step sent. */
+export interface CapturedSignal {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body: { Status: string; UniqueId: string; Data: string; Reason: string };
+  /** Simulated second. */
+  readonly at: number;
+}
+
+export interface FakeAwsOptions {
+  /** @default 'us-east-1' */
+  readonly region?: string;
+  /** @default '123456789012' */
+  readonly accountId?: string;
+  /** The canonical ID the fake export service requires. @default canonicalIdForRegion(region) */
+  readonly serviceCanonicalId?: string;
+  /** Concurrent active conversion tasks. @default 5 */
+  readonly quota?: number;
+  /** @default { outcome: 'complete', afterPolls: 3 } */
+  readonly defaultExportBehaviour?: ExportBehaviour;
+  /** How the DescribeExportTask state names EC2 errors. @default 'generic' (Ec2.Ec2Exception) */
+  readonly sfnErrorNaming?: SfnErrorNaming;
+  /** Real milliseconds of the workflow's Deadline wait. @default 120000 */
+  readonly deadlineRealTimeMs?: number;
+  readonly handlerDelayMs?: number;
+  /** HTTP status the wait condition handle answers the signal with. @default 200 */
+  readonly signalStatus?: number;
+  readonly clock?: SimulatedClock;
+}
+
+export interface FakeAws {
+  readonly world: FakeWorld;
+  readonly ec2: FakeEc2;
+  readonly s3: FakeS3;
+  readonly sfn: FakeSfn;
+  readonly cfn: FakeCloudFormation;
+  /** Wait-condition signals, in order. */
+  readonly signals: CapturedSignal[];
+  /** Signal options for `finish` (a fetch that records the PUT, no real sleeping). */
+  readonly signalOptions: SignalOptions;
+  /** Real SDK clients answered by the fake; calls are logged with `caller`. */
+  clients(caller: FakeCaller): FakeClients;
+  /** The local-sfn Task handlers of the export workflow, bound to the real export-task handler functions. */
+  workflowHandlers(execution?: FakeExecution): Record<string, LocalHandler>;
+  /** Waits until every workflow execution has ended. */
+  settle(): Promise<void>;
+}
+
+export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
+  const world = new FakeWorld({ region: options.region, accountId: options.accountId, clock: options.clock });
+  const s3 = new FakeS3(world);
+  const ec2 = new FakeEc2(world, s3, {
+    serviceCanonicalId: options.serviceCanonicalId ?? canonicalIdForRegion(world.region),
+    quota: options.quota,
+    defaultBehaviour: options.defaultExportBehaviour,
+  });
+  const cfn = new FakeCloudFormation();
+  const signals: CapturedSignal[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    signals.push({ url, method: init.method, headers: init.headers, body: JSON.parse(init.body), at: world.clock.now });
+    const status = options.signalStatus ?? 200;
+    return { ok: status >= 200 && status < 300, status };
+  };
+  const signalOptions: SignalOptions = { fetch, sleep: async () => undefined };
+  const clientCache = new Map<FakeCaller, FakeClients>();
+  const clients = (caller: FakeCaller) => {
+    let set = clientCache.get(caller);
+    if (!set) {
+      set = createFakeClients(world, caller);
+      clientCache.set(caller, set);
+    }
+    return set;
+  };
+  const naming = options.sfnErrorNaming ?? 'generic';
+
+  const workflowHandlers = (): Record<string, LocalHandler> => {
+    const taskClients = clients(CALLERS.EXPORT_TASK);
+    const integration = clients(CALLERS.SFN_INTEGRATION);
+    // Loaded lazily: the handler module creates default clients at import time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exportTask = require('../../../lambda/export-task') as typeof import('../../../lambda/export-task');
+    const lambda: LocalHandler = async (input) => {
+      const payload = input.Payload as ExportTaskEvent;
+      try {
+        switch (payload.action) {
+          case 'prepare':
+            return { Payload: await exportTask.prepare(payload.input, taskClients, world.region) };
+          case 'start':
+            return { Payload: await exportTask.start(payload.request, taskClients) };
+          case 'finish':
+            return { Payload: await exportTask.finish(payload, taskClients, signalOptions) };
+          default:
+            throw new Error(`unknown action ${(payload as { action?: string }).action}`);
+        }
+      } catch (err) {
+        throw lambdaFunctionError(err);
+      }
+    };
+    const describe: LocalHandler = async (input) => {
+      try {
+        const out = await integration.ec2.send(new DescribeExportTasksCommand(input));
+        const { $metadata: _metadata, ...rest } = out;
+        return JSON.parse(JSON.stringify(rest));
+      } catch (err) {
+        throw sfnIntegrationError(err, naming);
+      }
+    };
+    return { [N.PREPARE]: lambda, [N.START_EXPORT]: lambda, [N.FINISH]: lambda, [N.DESCRIBE_EXPORT_TASK]: describe };
+  };
+
+  const sfn = new FakeSfn(world, workflowHandlers, {
+    deadlineRealTimeMs: options.deadlineRealTimeMs,
+    handlerDelayMs: options.handlerDelayMs,
+  });
+
+  world.registerService('ec2', (op, input) => ec2.handle(op, input));
+  world.registerService('s3', (op, input) => s3.handle(op, input));
+  world.registerService('sfn', (op, input) => sfn.handle(op, input));
+  world.registerService('cloudformation', (op, input) => cfn.handle(op, input));
+
+  return {
+    world,
+    ec2,
+    s3,
+    sfn,
+    cfn,
+    signals,
+    clients,
+    signalOptions,
+    workflowHandlers,
+    settle: () => sfn.settle(),
+  };
+}
