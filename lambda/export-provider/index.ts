@@ -213,7 +213,7 @@ export async function startNewExport(
   if (waitForCompletion) {
     if (!props.WaitConditionHandle) {
       throw new VmExportError(ERROR_INVALID_INPUT,
-        `WaitConditionHandle is missing (WaitForCompletion is 'true'): pass the handle's Ref.`);
+        'WaitConditionHandle is missing (WaitForCompletion is \'true\'): pass the handle\'s Ref.');
     }
   }
   // Validation errors are thrown before anything starts.
@@ -225,7 +225,7 @@ export async function startNewExport(
     // The construct always passes the region's ID (or the user's); the table stays out of this bundle.
     if (!request.canonicalId) {
       throw new VmExportError(ERROR_INVALID_INPUT,
-        `CanonicalId is missing (Preflight is 'true'): pass the canonical ID the bucket grants.`);
+        'CanonicalId is missing (Preflight is \'true\'): pass the canonical ID the bucket grants.');
     }
     await runPreflightWithCanonicalId(clients.ec2, clients.s3, request, arn.region, request.canonicalId);
   }
