@@ -234,8 +234,10 @@ export class InstanceExport extends Construct {
         WaitConditionHandle: handle?.ref,
       },
     });
-    // No export starts before the bucket can receive it and the workflow can run it.
-    resource.node.addDependency(props.bucket.grantsApplied, this.workflow, provider);
+    // No export starts before the bucket can receive it. The workflow and the provider need no
+    // explicit dependency: the resource references the state machine and the service token,
+    // whose functions already depend on their roles and policies.
+    resource.node.addDependency(props.bucket.grantsApplied);
 
     if (waitCondition) {
       waitCondition.addDependency(resource.node.defaultChild as CfnResource);

@@ -67,9 +67,26 @@ describe('InstanceExport in a stack', () => {
   test('no export starts before the bucket grants exist', () => {
     const [[, resource]] = resourcesOfType(template, 'Custom::VmInstanceExport');
     const types = (resource.DependsOn as string[]).map((id) => json.Resources[id].Type);
-    expect(types).toEqual(expect.arrayContaining([
-      'Custom::VmExportBucketGrant', 'AWS::S3::BucketPolicy', 'AWS::StepFunctions::StateMachine',
-    ]));
+    expect(types.sort()).toEqual(['AWS::S3::BucketPolicy', 'Custom::VmExportBucketGrant']);
+  });
+
+  test('the workflow and the provider are ready before the export starts (through references)', () => {
+    const [[, resource]] = resourcesOfType(template, 'Custom::VmInstanceExport');
+    const [[machineId, machine]] = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
+    expect(resource.Properties.StateMachineArn).toEqual({ Ref: machineId });
+    // The state machine waits for its role's policy and references the export-task function,
+    // which waits for its own role's policy (where the bucket's preflight reads are granted).
+    const dependsOnPolicy = (r: any) => (r.DependsOn as string[]).some((id) => json.Resources[id].Type === 'AWS::IAM::Policy');
+    expect(dependsOnPolicy(machine)).toBe(true);
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    const exportTask = functions.find(([id]) => JSON.stringify(machine.Properties).includes(id));
+    expect(exportTask).toBeDefined();
+    expect(dependsOnPolicy(exportTask![1])).toBe(true);
+    // The service token is the provider framework's function, which references the handler.
+    const [frameworkId] = (resource.Properties.ServiceToken['Fn::GetAtt'] as string[]);
+    const framework = json.Resources[frameworkId];
+    const handlerId = framework.Properties.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN['Fn::GetAtt'][0];
+    expect(dependsOnPolicy(json.Resources[handlerId])).toBe(true);
   });
 
   test('every attribute resolves through the wait condition data', () => {
