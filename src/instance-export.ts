@@ -3,7 +3,6 @@ import {
   CfnResource,
   CfnWaitCondition,
   CfnWaitConditionHandle,
-  CustomResource,
   Duration,
   Fn,
   Stack,
@@ -218,10 +217,11 @@ export class InstanceExport extends Construct {
       });
     }
 
-    const resource = new CustomResource(this, 'Resource', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::VmInstanceExport',
+    // A plain CfnResource (not the CustomResource wrapper): same logical id, less work per export.
+    const resource = new CfnResource(this, 'Resource', {
+      type: 'Custom::VmInstanceExport',
       properties: {
+        ServiceToken: provider.serviceToken,
         StateMachineArn: this.workflow.stateMachine.stateMachineArn,
         ...affecting,
         Description: props.description,
@@ -240,15 +240,15 @@ export class InstanceExport extends Construct {
     resource.node.addDependency(props.bucket.grantsApplied);
 
     if (waitCondition) {
-      waitCondition.addDependency(resource.node.defaultChild as CfnResource);
+      waitCondition.addDependency(resource);
       // Data is {"export":"<task id>"}: the task id is the fourth piece when split on quotes.
       this.exportTaskId = Fn.select(3, Fn.split('"', Token.asString(waitCondition.attrData)));
       this.exportObjectKey = Fn.join('', [prefix, this.exportTaskId, extension]);
       this.exportObjectUri = Fn.join('', ['s3://', props.bucket.bucketName, '/', this.exportObjectKey]);
     } else {
-      this.exportTaskId = resource.getAttString('ExportTaskId');
-      this.exportObjectKey = resource.getAttString('ExportObjectKey');
-      this.exportObjectUri = resource.getAttString('ExportObjectUri');
+      this.exportTaskId = Token.asString(resource.getAtt('ExportTaskId'));
+      this.exportObjectKey = Token.asString(resource.getAtt('ExportObjectKey'));
+      this.exportObjectUri = Token.asString(resource.getAtt('ExportObjectUri'));
     }
   }
 }
