@@ -299,7 +299,7 @@ function validate(
   if (!timeout.isUnresolved()) {
     const seconds = timeout.toSeconds();
     if (seconds < MIN_TIMEOUT.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
-      errors.push(`timeout is ${timeout.toHumanString()}: use a value from 10 minutes to 12 hours (a CloudFormation wait condition waits at most 12 hours). For longer exports set waitForCompletion: false.`);
+      errors.push(`timeout is ${timeout.toHumanString()}: use a value from 10 minutes to 12 hours (a CloudFormation wait condition waits at most 12 hours). For longer exports, start the InstanceExportWorkflow directly with deadlineSeconds up to 7 days.`);
     }
   }
   if (props.tags) {

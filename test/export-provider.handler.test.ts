@@ -222,7 +222,7 @@ describe('Create (wait for completion)', () => {
     ['RAW', { DiskImageFormat: 'RAW', ContainerFormat: 'none' }, /only for AMI export/],
     ['prefix without slash', { S3Prefix: 'vms' }, /s3Prefix 'vms' must end with '\/'/],
     ['deadline text', { DeadlineSeconds: 'abc' }, /deadlineSeconds 'abc' is out of range/],
-    ['deadline too long', { DeadlineSeconds: '50000' }, /deadlineSeconds 50000 is out of range/],
+    ['deadline too long', { DeadlineSeconds: '700000' }, /deadlineSeconds 700000 is out of range/],
     ['missing handle', { WaitConditionHandle: undefined }, /WaitConditionHandle is missing \(WaitForCompletion is 'true'\): pass the handle's Ref/],
   ])('invalid input (%s) fails before anything starts', async (_n, change, message) => {
     const err = await failure(onEvent(createEvent({ ...props, ...change }), clients));

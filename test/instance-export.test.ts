@@ -289,7 +289,7 @@ describe('synth-time errors name the prop, the value and the fix', () => {
     ['leading slash', { prefix: '/vms/' }, [/prefix '\/vms\/' starts with '\/'/, /Use 'vms\/'/]],
     ['no trailing slash', { prefix: 'vms' }, [/prefix 'vms' does not end with '\/'/, /Use 'vms\/'/]],
     ['key too long', { prefix: 'p'.repeat(1000) + '/' }, [/object key would be 1031 bytes/, /1024/]],
-    ['timeout over 12 h', { timeout: Duration.hours(13) }, [/timeout is 13 hours/, /10 minutes to 12 hours/, /waitForCompletion: false/]],
+    ['timeout over 12 h', { timeout: Duration.hours(13) }, [/timeout is 13 hours/, /10 minutes to 12 hours/, /InstanceExportWorkflow directly with deadlineSeconds up to 7 days/]],
     ['timeout under 10 min', { timeout: Duration.minutes(5) }, [/timeout is 5 minutes/]],
     ['reserved tag key', { tags: { 'vm-export:client-token': 'x' } }, [/tags has the key 'vm-export:client-token'/, /reserved/]],
   ])('%s', (_name, props, patterns) => {

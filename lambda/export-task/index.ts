@@ -122,7 +122,7 @@ async function decide(
     if (task && isCancellable(task)) {
       const cancelled = await cancelForFinish(clients, task);
       return failed(ERROR_DEADLINE_PASSED,
-        `The deadline of ${request.deadlineSeconds ?? 'the'} seconds passed while export task ${taskId} of ${instanceId} was ${state}; ${cancelled}. Raise deadlineSeconds (at most 43200) for large volumes and deploy again.`);
+        `The deadline of ${request.deadlineSeconds ?? 'the'} seconds passed while export task ${taskId} of ${instanceId} was ${state}; ${cancelled}. Raise the deadline (InstanceExport timeout, at most 12 h; deadlineSeconds of the workflow, at most 7 days) for large volumes and try again.`);
     }
     if (!task) {
       return failed(ERROR_QUOTA_NEVER_FREED,

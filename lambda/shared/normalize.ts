@@ -17,7 +17,7 @@ export const DEFAULT_S3_PREFIX = 'exports/';
 export const DEFAULT_DEADLINE_SECONDS = 21600;
 export const MIN_DEADLINE_SECONDS = 60;
 /** The longest an AWS::CloudFormation::WaitCondition waits. */
-export const MAX_DEADLINE_SECONDS = 43200;
+export const MAX_DEADLINE_SECONDS = 604800;
 export const MAX_DESCRIPTION_LENGTH = 255;
 export const MAX_S3_KEY_BYTES = 1024;
 /** The longest task id: `export-i-` and 17 hex characters. */
@@ -141,7 +141,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   if (deadlineRaw !== undefined && deadlineRaw !== null && deadlineRaw !== '') {
     const n = typeof deadlineRaw === 'number' ? deadlineRaw : typeof deadlineRaw === 'string' && /^\d+$/.test(deadlineRaw.trim()) ? Number(deadlineRaw) : NaN;
     if (!Number.isInteger(n) || n < MIN_DEADLINE_SECONDS || n > MAX_DEADLINE_SECONDS) {
-      problems.push(`deadlineSeconds ${show(deadlineRaw)} is out of range: use a whole number of seconds between ${MIN_DEADLINE_SECONDS} and ${MAX_DEADLINE_SECONDS} (12 hours, the longest a wait condition waits).`);
+      problems.push(`deadlineSeconds ${show(deadlineRaw)} is out of range: use a whole number of seconds between ${MIN_DEADLINE_SECONDS} and ${MAX_DEADLINE_SECONDS} (7 days; InstanceExport waits at most 12 hours).`);
     } else {
       deadlineSeconds = n;
     }

@@ -631,8 +631,8 @@ export const BAD_INPUTS: readonly BadInputRow[] = [
     stage: 'synth',
     error: 'use a value from 10 minutes to 12 hours',
     cause: 'a CloudFormation wait condition waits at most 12 hours',
-    fix: 'use at most 12 hours, or `waitForCompletion: false` for longer exports',
-    expect: [/timeout is 1 day/, /For longer exports set waitForCompletion: false/],
+    fix: 'use at most 12 hours, or start the InstanceExportWorkflow directly (deadlineSeconds up to 7 days) for longer exports',
+    expect: [/timeout is 1 day/, /start the InstanceExportWorkflow directly with deadlineSeconds up to 7 days/],
     trigger: exportWith({ timeout: Duration.hours(24) }),
   },
   {
