@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { BUCKET, createEvent, OWNER, OWNER_FULL_CONTROL, props, s3Error, SERVICE_ID, updateEvent } from './bucket-grant.fixtures';
 import { onEvent } from '../lambda/bucket-grant/index';
-import { normaliseLocation } from '../lambda/bucket-grant/verify';
+import { normalizeBucketRegion } from '../lambda/shared/bucket-region';
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -55,7 +55,7 @@ beforeEach(() => {
   s3Mock.reset();
 });
 
-describe('normaliseLocation', () => {
+describe('normalizeBucketRegion', () => {
   test.each([
     [null, 'us-east-1'],
     [undefined, 'us-east-1'],
@@ -64,7 +64,7 @@ describe('normaliseLocation', () => {
     ['eu-west-1', 'eu-west-1'],
     ['ap-southeast-7', 'ap-southeast-7'],
   ])('%p -> %s', (constraint, region) => {
-    expect(normaliseLocation(constraint)).toBe(region);
+    expect(normalizeBucketRegion(constraint)).toBe(region);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { normalizeBucketRegion } from '../lambda/shared/bucket-region';
 import { causeText } from '../lambda/shared/cause';
 import {
   ERROR_EXPORT_REJECTED,
@@ -34,7 +35,7 @@ import { errorCode, isQuotaFull, mapStartError, VmExportError } from '../lambda/
 import { cancelExport, findTaskByTag, findTaskForRequest, isNothingToCancel, startExport } from '../lambda/shared/export-task';
 import { clientTokenFor, clientTokenOfExecutionName, executionNameFor, exportHashFor, sha256Hex, shortHash } from '../lambda/shared/hash';
 import { normalizeRequest, objectExtensionFor, objectKeyFor, s3UriFor } from '../lambda/shared/normalize';
-import { checkBucket, normalizeBucketRegion, runPreflight } from '../lambda/shared/preflight';
+import { checkBucket, runPreflight } from '../lambda/shared/preflight';
 import { buildSignal, sendSignal } from '../lambda/shared/signal';
 import { ELLIPSIS, truncate, truncateBytes } from '../lambda/shared/truncate';
 import { canonicalIdForRegion } from '../src/canonical-id-table';

@@ -5,26 +5,17 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { errorCode, grantError, isNoSuchBucket, noSuchBucketError, s3CallError } from './errors';
+import { normalizeBucketRegion } from '../shared/bucket-region';
 
 /** Default encryption algorithms VM Import/Export cannot write with. */
 const UNSUPPORTED_ENCRYPTION = ['aws:kms', 'aws:kms:dsse'];
-
-/**
- * The region of a bucket from GetBucketLocation's LocationConstraint: S3 answers null or empty
- * for us-east-1 and `EU` for old eu-west-1 buckets.
- */
-export function normaliseLocation(constraint: string | null | undefined): string {
-  if (constraint === null || constraint === undefined || constraint === '') return 'us-east-1';
-  if (constraint === 'EU') return 'eu-west-1';
-  return constraint;
-}
 
 /** The region problem, or undefined when the bucket is in the expected region. */
 async function checkLocation(s3: S3Client, bucket: string, expectedRegion: string): Promise<string | undefined> {
   let region: string;
   try {
     const out = await s3.send(new GetBucketLocationCommand({ Bucket: bucket }));
-    region = normaliseLocation(out.LocationConstraint as string | null | undefined);
+    region = normalizeBucketRegion(out.LocationConstraint);
   } catch (err) {
     if (isNoSuchBucket(err)) throw noSuchBucketError(bucket);
     throw s3CallError('GetBucketLocation', bucket, err);

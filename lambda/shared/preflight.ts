@@ -15,6 +15,7 @@ import {
   GetBucketOwnershipControlsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { normalizeBucketRegion } from './bucket-region';
 import { ERROR_PREFLIGHT_FAILED } from './contract';
 import { errorCode, isNotFound, isThrottling, throttledError, VmExportError } from './ec2-errors';
 import { canonicalIdForRegion } from '../../src/canonical-id-table';
@@ -34,17 +35,6 @@ export interface PreflightTarget {
 const WINDOWS_USAGE = new Set(['RunInstances:0002', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202', 'RunInstances:0800']);
 /** UsageOperation codes that include SQL Server. */
 const SQL_USAGE = new Set(['RunInstances:0004', 'RunInstances:0100', 'RunInstances:0200', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202']);
-
-/** GetBucketLocation answers null/empty for us-east-1 and 'EU' for eu-west-1. */
-export function normalizeBucketRegion(location: string | undefined | null): string {
-  if (!location) {
-    return 'us-east-1';
-  }
-  if (location === 'EU') {
-    return 'eu-west-1';
-  }
-  return location;
-}
 
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
