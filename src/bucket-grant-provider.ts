@@ -1,8 +1,7 @@
-import { Duration, RemovalPolicy, Stack, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, custom_resources as cr } from 'aws-cdk-lib';
+import { Duration, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { acknowledgeServiceConstraints } from './acknowledgements';
-import { handlerCode } from './handler-assets';
-import { handlerRuntime } from './handler-runtime';
+import { createHandlerProvider } from './handler-provider';
 
 const PROVIDER_ID = 'VmExportBucketGrantProvider';
 
@@ -26,30 +25,13 @@ export class BucketGrantProvider extends Construct {
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
-    // An explicit role: log writes scoped to the handler's own log group, no managed policy.
-    const role = new iam.Role(this, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    this.handler = new lambda.Function(this, 'Handler', {
-      role,
-      code: handlerCode('bucket-grant'),
-      handler: 'index.handler',
-      runtime: handlerRuntime(this),
-      timeout: Duration.minutes(2),
-      memorySize: 256,
+    const { handler, serviceToken } = createHandlerProvider(this, {
+      handlerName: 'bucket-grant',
       description: 'Grants the VM Import/Export service account access to an export bucket',
-      logGroup: new logs.LogGroup(this, 'HandlerLogs', {
-        retention: logs.RetentionDays.ONE_YEAR,
-        removalPolicy: RemovalPolicy.RETAIN,
-      }),
+      timeout: Duration.minutes(2),
     });
-    this.handler.logGroup.grantWrite(role);
-    const provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: this.handler,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
-        retention: logs.RetentionDays.ONE_YEAR,
-        removalPolicy: RemovalPolicy.RETAIN,
-      }),
-    });
-    this.serviceToken = provider.serviceToken;
+    this.handler = handler;
+    this.serviceToken = serviceToken;
     acknowledgeServiceConstraints(this);
   }
 

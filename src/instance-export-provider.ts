@@ -1,9 +1,8 @@
-import { ArnFormat, Aws, Duration, Stack, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, custom_resources as cr } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { acknowledgeServiceConstraints } from './acknowledgements';
-import { TAG_MANAGED, TAG_MANAGED_VALUE } from './export-constants';
-import { handlerCode } from './handler-assets';
-import { handlerRuntime } from './handler-runtime';
+import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
+import { createHandlerProvider } from './handler-provider';
 import { InstanceExportWorkflow } from './instance-export-workflow';
 
 const PROVIDER_ID = 'VmExportInstanceExportProvider';
@@ -33,19 +32,13 @@ export class InstanceExportProvider extends Construct {
   private constructor(scope: Construct, id: string, workflow: InstanceExportWorkflow) {
     super(scope, id);
     const stack = Stack.of(this);
-    // An explicit role: log writes scoped to the handler's own log group, no managed policy.
-    const role = new iam.Role(this, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    this.handler = new lambda.Function(this, 'Handler', {
-      role,
-      code: handlerCode('export-provider'),
-      handler: 'index.handler',
-      runtime: handlerRuntime(this),
-      timeout: Duration.minutes(5),
-      memorySize: 256,
+    const { handler, serviceToken } = createHandlerProvider(this, {
+      handlerName: 'export-provider',
       description: 'Starts, checks and cancels VM Import/Export instance exports for CloudFormation',
-      logGroup: new logs.LogGroup(this, 'HandlerLogs', { retention: logs.RetentionDays.ONE_YEAR }),
+      timeout: Duration.minutes(5),
     });
-    this.handler.logGroup.grantWrite(role);
+    this.handler = handler;
+    this.serviceToken = serviceToken;
 
     const machineName = stack.splitArn(workflow.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
     const executions = stack.formatArn({
@@ -70,23 +63,13 @@ export class InstanceExportProvider extends Construct {
       actions: ['ec2:DescribeExportTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
       resources: ['*'],
     }));
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CancelManagedExportTasks',
-      actions: ['ec2:CancelExportTask'],
-      resources: [this.exportTaskArn()],
-      conditions: { StringEquals: { [`aws:ResourceTag/${TAG_MANAGED}`]: TAG_MANAGED_VALUE } },
-    }));
+    this.handler.addToRolePolicy(cancelManagedExportTasksStatement(this));
     this.handler.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DetectRollback',
       actions: ['cloudformation:DescribeStacks'],
       resources: [Aws.STACK_ID],
     }));
 
-    const provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: this.handler,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.ONE_YEAR }),
-    });
-    this.serviceToken = provider.serviceToken;
     acknowledgeServiceConstraints(this);
   }
 
@@ -94,10 +77,7 @@ export class InstanceExportProvider extends Construct {
   public grantBucket(bucketArn: string, deleteObjectsUnder?: string): void {
     if (!this.grantedBuckets.has(bucketArn)) {
       this.grantedBuckets.add(bucketArn);
-      this.handler.addToRolePolicy(new iam.PolicyStatement({
-        actions: ['s3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration', 's3:GetBucketAcl'],
-        resources: [bucketArn],
-      }));
+      this.handler.addToRolePolicy(bucketPreflightStatement(bucketArn));
     }
     const objects = deleteObjectsUnder === undefined ? undefined : `${bucketArn}/${deleteObjectsUnder}*`;
     if (objects !== undefined && !this.deletableObjects.has(objects)) {
@@ -122,22 +102,9 @@ export class InstanceExportProvider extends Construct {
       return;
     }
     this.startGranted = true;
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CreateTaggedExportTasks',
-      actions: ['ec2:CreateInstanceExportTask'],
-      resources: [this.exportTaskArn()],
-      conditions: { StringEquals: { [`aws:RequestTag/${TAG_MANAGED}`]: TAG_MANAGED_VALUE } },
-    }));
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'TagExportTasksOnCreate',
-      actions: ['ec2:CreateTags'],
-      resources: [this.exportTaskArn()],
-      conditions: { StringEquals: { 'ec2:CreateAction': 'CreateInstanceExportTask' } },
-    }));
+    for (const statement of createTaggedExportTaskStatements(this)) {
+      this.handler.addToRolePolicy(statement);
+    }
     acknowledgeServiceConstraints(this);
-  }
-
-  private exportTaskArn(): string {
-    return Stack.of(this).formatArn({ service: 'ec2', resource: 'export-instance-task', resourceName: '*' });
   }
 }

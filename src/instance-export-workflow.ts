@@ -11,8 +11,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IConstruct } from 'constructs';
 import { acknowledgeServiceConstraints } from './acknowledgements';
 import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './export-events';
+import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
 import { buildExportWorkflowDefinition } from './export-workflow-definition';
-import { MANAGED_TAG, WorkflowEvents } from './export-workflow-names';
+import { WorkflowEvents } from './export-workflow-names';
 import { handlerCode } from './handler-assets';
 import { handlerRuntime } from './handler-runtime';
 
@@ -209,15 +210,7 @@ export class InstanceExportWorkflow extends Construct {
       return;
     }
     this.grantedBuckets.add(key);
-    this.functionRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: [
-        's3:GetBucketLocation',
-        's3:GetBucketOwnershipControls',
-        's3:GetEncryptionConfiguration',
-        's3:GetBucketAcl',
-      ],
-      resources: [bucket.bucketArn],
-    }));
+    this.functionRole.addToPrincipalPolicy(bucketPreflightStatement(bucket.bucketArn));
   }
 
   /**
@@ -308,9 +301,7 @@ export class InstanceExportWorkflow extends Construct {
    */
   private exportTaskStatements(): iam.PolicyStatement[] {
     const stack = Stack.of(this);
-    const ec2Arn = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
-    const instances = ec2Arn('instance');
-    const exportTasks = ec2Arn('export-instance-task');
+    const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
     return [
       new iam.PolicyStatement({
         sid: 'DescribeForPreflightAndPolling',
@@ -323,24 +314,8 @@ export class InstanceExportWorkflow extends Construct {
         actions: ['ec2:CreateInstanceExportTask'],
         resources: [instances],
       }),
-      new iam.PolicyStatement({
-        sid: 'CreateTaggedExportTasks',
-        actions: ['ec2:CreateInstanceExportTask'],
-        resources: [exportTasks],
-        conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG.KEY}`]: MANAGED_TAG.VALUE } },
-      }),
-      new iam.PolicyStatement({
-        sid: 'TagExportTasksOnCreate',
-        actions: ['ec2:CreateTags'],
-        resources: [exportTasks],
-        conditions: { StringEquals: { 'ec2:CreateAction': 'CreateInstanceExportTask' } },
-      }),
-      new iam.PolicyStatement({
-        sid: 'CancelManagedExportTasks',
-        actions: ['ec2:CancelExportTask'],
-        resources: [exportTasks],
-        conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG.KEY}`]: MANAGED_TAG.VALUE } },
-      }),
+      ...createTaggedExportTaskStatements(this),
+      cancelManagedExportTasksStatement(this),
     ];
   }
 }
