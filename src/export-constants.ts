@@ -68,3 +68,6 @@ export const ERROR_WORKFLOW_ERROR = 'VmExport.WorkflowError';
 
 /** The Sid of the statement merged into an imported bucket's policy. */
 export const BUCKET_POLICY_SID = 'VmExportServiceAccess';
+
+/** A canonical user ID: 64 lowercase hexadecimal characters. */
+export const CANONICAL_ID_PATTERN = /^[0-9a-f]{64}$/;

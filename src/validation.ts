@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { CANONICAL_ID_PATTERN } from './export-constants';
 
 /**
  * Synth-time checks shared by the constructs. Each returns the problems it found (empty when
@@ -6,11 +7,10 @@ import { Token } from 'aws-cdk-lib';
  * report them together.
  */
 
-const CANONICAL_ID = /^[0-9a-f]{64}$/;
 
 /** A canonical user ID is 64 lowercase hexadecimal characters. */
 export function validateCanonicalId(prop: string, value: string | undefined): string[] {
-  if (value === undefined || Token.isUnresolved(value) || CANONICAL_ID.test(value)) {
+  if (value === undefined || Token.isUnresolved(value) || CANONICAL_ID_PATTERN.test(value)) {
     return [];
   }
   return [

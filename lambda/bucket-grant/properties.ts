@@ -1,5 +1,5 @@
 import { grantError } from './errors';
-import { BUCKET_POLICY_SID } from '../shared/contract';
+import { BUCKET_POLICY_SID, CANONICAL_ID_PATTERN } from '../shared/contract';
 
 /** The handler's view of the resource properties (see BucketGrantProperties in the contract). */
 export interface GrantSettings {
@@ -12,7 +12,6 @@ export interface GrantSettings {
   readonly policySid: string;
 }
 
-const CANONICAL_ID = /^[0-9a-f]{64}$/;
 
 /** CloudFormation passes booleans as strings; accept a real boolean too. */
 function flag(value: unknown): boolean {
@@ -41,7 +40,7 @@ export function parseProperties(props: Record<string, unknown> | undefined): Gra
   };
   const problems: string[] = [];
   if (!settings.bucketName) problems.push('BucketName is empty');
-  if (!CANONICAL_ID.test(settings.canonicalId)) {
+  if (!CANONICAL_ID_PATTERN.test(settings.canonicalId)) {
     problems.push(`CanonicalId '${settings.canonicalId.slice(0, 80)}' is not 64 lowercase hex characters`);
   }
   if (settings.managePolicy && !settings.partition) problems.push('Partition is empty (needed for the bucket policy ARNs)');

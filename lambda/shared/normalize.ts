@@ -3,6 +3,7 @@
  */
 import { randomUUID } from 'crypto';
 import {
+  CANONICAL_ID_PATTERN,
   ERROR_INVALID_INPUT,
   ExportTag,
   NormalizedRequest,
@@ -27,7 +28,6 @@ export const MAX_USER_TAGS = 47;
 
 const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const TASK_ID = /^export-i-([0-9a-f]{8}|[0-9a-f]{17})$/;
-const CANONICAL_ID = /^[0-9a-f]{64}$/;
 const TARGETS = ['vmware', 'citrix', 'microsoft'];
 const RESERVED_TAG_KEYS = [TAG_CLIENT_TOKEN, TAG_EXPORT_HASH, TAG_MANAGED];
 
@@ -181,7 +181,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
     problems.push(`adoptExportTaskId ${show(adoptExportTaskId)} is not an instance export task id: use export-i- followed by 8 or 17 hex characters.`);
   }
   const canonicalId = str('canonicalId') || undefined;
-  if (canonicalId !== undefined && !CANONICAL_ID.test(canonicalId)) {
+  if (canonicalId !== undefined && !CANONICAL_ID_PATTERN.test(canonicalId)) {
     problems.push(`canonicalId ${show(canonicalId)} is not a canonical user id: use 64 lower-case hex characters, or omit it to use the region's VM Import/Export id.`);
   }
   const waitConditionHandleUrl = str('waitConditionHandleUrl') || undefined;
