@@ -38,7 +38,7 @@ export const REASONS = {
   frameworkManagedPolicy: 'The role belongs to aws-cdk-lib\'s custom resource Provider framework, which attaches AWSLambdaBasicExecutionRole (log writes only); the library cannot replace it.',
   inlinePolicy: 'Each policy is created for and attached to exactly one role of the library and is deleted with it; a managed policy would be attachable to other principals.',
   logGroupKms: 'CloudWatch Logs encrypts log groups at rest with service-owned keys; execution data (which carries the wait condition\'s presigned URL) is excluded from the logs, and a customer-managed KMS key would add a key and key policy to every user\'s stack.',
-  lambdaDlq: 'The function is invoked synchronously (by the Provider framework, CloudFormation\'s custom resource protocol or Step Functions), which reports every failure to the deployment; a dead-letter queue only applies to asynchronous invocations.',
+  lambdaDlq: 'The function is invoked synchronously (by the Provider framework, CloudFormation\'s custom resource protocol or Step Functions), which reports every failure to the deployment; the one asynchronous caller, the signal backstop\'s EventBridge rule, retries for 2 hours, and a backstop that never runs only leaves the wait condition to time out as it would without it. A dead-letter queue would add a queue to every user\'s stack for no recovery it could perform.',
   lambdaConcurrency: 'The function runs a few times per deployment; reserved concurrency would take capacity from the account\'s unreserved pool and can throttle deployments.',
   lambdaVpc: 'The function only calls AWS APIs (EC2, S3, Step Functions, CloudFormation) and reaches nothing inside a VPC; a VPC would require NAT or endpoints in every user\'s account.',
 } as const;

@@ -36,11 +36,51 @@ export const ERROR_QUOTA_FULL = 'VmExport.QuotaFull';
 /** Thrown by any step when EC2 throttles (RequestLimitExceeded); the workflow retries it. */
 export const ERROR_THROTTLED = 'VmExport.Throttled';
 
+/**
+ * Thrown by any step for an error that is worth retrying and is not throttling (InternalError,
+ * Unavailable, HTTP 5xx, a network error or a timed-out request); the workflow retries it.
+ */
+export const ERROR_TRANSIENT = 'VmExport.Transient';
+
+/**
+ * The workflow lost track of an active export: DescribeExportTasks failed on
+ * WATCH_LOST_AFTER_FAILED_POLLS polls in a row. The task was NOT cancelled.
+ */
+export const ERROR_WATCH_LOST = 'VmExport.WatchLost';
+
+/**
+ * The finish step itself failed (after its retries), so it may not have signalled the wait
+ * condition: the signal backstop sends the FAILURE signal for it.
+ */
+export const ERROR_FINISH_FAILED = 'VmExport.FinishFailed';
+
 /** Input the workflow cannot use (missing instanceId, bad format combination, ...). */
 export const ERROR_INVALID_INPUT = 'VmExport.InvalidInput';
 
-/** The UniqueId the workflow signals the wait condition with; its Data is the task id. */
+/**
+ * The UniqueId the workflow signals the wait condition with. A success signal's Data is the
+ * task id and the object key the task reported, joined by SIGNAL_DATA_SEPARATOR.
+ */
 export const WAIT_CONDITION_UNIQUE_ID = 'export';
+
+/**
+ * Joins the task id and the object key in a success signal's Data. Task ids are letters, digits
+ * and hyphens, and prefixes may not contain it, so the first piece is the task id and the
+ * second the whole key.
+ */
+export const SIGNAL_DATA_SEPARATOR = '|';
+
+/**
+ * Characters a prefix may not contain: the separator, and the quote and backslash that the
+ * wait condition's Data attribute (a JSON document) would escape.
+ */
+export const PREFIX_FORBIDDEN_CHARACTERS = ['|', '"', '\\'];
+
+/**
+ * Failed DescribeExportTasks polls in a row after which the workflow stops watching
+ * (VmExport.WatchLost) without cancelling the task.
+ */
+export const WATCH_LOST_AFTER_FAILED_POLLS = 10;
 
 /**
  * The properties whose change means "a different export" (a new task, a new wait condition).
@@ -63,6 +103,12 @@ export const INTERNAL_COMPLETED = 'VmExport.Internal.Completed';
 /** Error name the poll branch ends with when the task ended cancelled. */
 export const INTERNAL_CANCELLED = 'VmExport.Internal.Cancelled';
 
+/** Error name of a poll whose answer did not list the task (counted as a failed poll). */
+export const INTERNAL_TASK_NOT_LISTED = 'VmExport.Internal.TaskNotListed';
+
+/** The error the export resource's handler stops an execution with (delete or replacement). */
+export const EXECUTION_STOPPED_BY_PROVIDER = 'VmExport.Stopped';
+
 /** An unexpected error inside the workflow (after cleanup). */
 export const ERROR_WORKFLOW_ERROR = 'VmExport.WorkflowError';
 
@@ -71,3 +117,11 @@ export const BUCKET_POLICY_SID = 'VmExportServiceAccess';
 
 /** A canonical user ID: 64 lowercase hexadecimal characters. */
 export const CANONICAL_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * The export-task function's environment variable that lists the instances its workflow may
+ * export, as JSON: `{ "anyInstance": boolean, "instances": ["i-..."], "tags": [{ "key": "...",
+ * "value": "..." }] }` (ExportGrants in lambda/shared/export-grants.ts). The construct always
+ * sets it; `prepare` refuses an instance it does not cover.
+ */
+export const ENV_EXPORT_GRANTS = 'VM_EXPORT_GRANTS';

@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { SIGNAL_DATA_SEPARATOR } from './export-constants';
 import {
   FAILURE_STATES,
   WorkflowErrors,
@@ -23,14 +24,11 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ];
 
-/** The names Step Functions may give EC2 throttling in an AWS SDK integration. */
-const EC2_THROTTLING_ERRORS = [
-  'Ec2.RequestLimitExceededException',
-  'Ec2.RequestLimitExceeded',
-];
-
-/** The generic name EC2 errors may surface under, with the error code in the Cause. */
-const EC2_GENERIC_ERROR = 'Ec2.Ec2Exception';
+/**
+ * Errors the Lambda steps throw for conditions that pass (quota aside): throttling and other
+ * transient errors (InternalError, Unavailable, HTTP 5xx, network errors, timed-out requests).
+ */
+const TRANSIENT_STEP_ERRORS = [WorkflowErrors.THROTTLED, WorkflowErrors.TRANSIENT];
 
 /** Options of the export workflow definition. */
 export interface ExportWorkflowDefinitionOptions {
@@ -47,10 +45,15 @@ export interface ExportWorkflowDefinitionOptions {
  *    │                                 ▼
  * Export (Parallel) ──(catch $.error)─► Finish ─► CheckOutcome ─► PublishSucceeded ─► Succeeded
  *                                                 └─► (otherwise) PublishFailed ─► CheckFailure ─► <one Fail per error> | UnexpectedOutcome
- *    ├─ StartExport ─► CountShortPoll ─► WaitShortPoll ─► DescribeExportTask ─► CheckExportState
+ *    ├─ StartExport ─► CheckStarted ─(adopted, completed)─► AdoptedTaskCompleted (Fail INTERNAL_COMPLETED)
+ *    │     └─► CountShortPoll ─► WaitShortPoll ─► DescribeExportTask ─► CheckExportState
  *    │       completed ─► TaskCompleted (Fail INTERNAL_COMPLETED)
  *    │       cancelled ─► TaskCancelled (Fail INTERNAL_CANCELLED, cause = StatusMessage)
+ *    │       not listed ─► TaskNotListed ─► CountFailedPoll (as a failed poll)
  *    │       polls < 15 ─► CountShortPoll      otherwise ─► WaitLongPoll ─► DescribeExportTask
+ *    │     DescribeExportTask fails (any error, after 3 quick retries) ─► CountFailedPoll ─► CheckFailedPolls
+ *    │       fewer than 10 in a row ─► WaitAfterFailedPoll (300 s) ─► DescribeExportTask
+ *    │       10 in a row ─► WatchLost (Fail WATCH_LOST: Finish reports, never cancels)
  *    └─ Deadline (Wait request.deadlineSeconds) ─► DeadlineReached (Fail DEADLINE_PASSED)
  * ```
  *
@@ -77,7 +80,7 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   });
   addLambdaRetries(finish);
   finish.addRetry({
-    errors: [WorkflowErrors.THROTTLED],
+    errors: TRANSIENT_STEP_ERRORS,
     interval: Duration.seconds(5),
     backoffRate: 2,
     maxAttempts: 8,
@@ -86,8 +89,8 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   });
 
   const finishFailed = sfn.Fail.jsonPath(scope, N.FINISH_FAILED, {
-    comment: 'The finish step failed: the outcome is unknown.',
-    error: WorkflowErrors.WORKFLOW_ERROR,
+    comment: 'The finish step failed: the outcome is unknown and the wait condition may not be signalled (the signal backstop does it).',
+    error: WorkflowErrors.FINISH_FAILED,
     causePath: `${WorkflowPaths.FINISH_ERROR}.Cause`,
   });
   finish.addCatch(finishFailed, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.FINISH_ERROR });
@@ -147,7 +150,7 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   });
   addLambdaRetries(prepare);
   prepare.addRetry({
-    errors: [WorkflowErrors.THROTTLED],
+    errors: TRANSIENT_STEP_ERRORS,
     interval: Duration.seconds(5),
     backoffRate: 2,
     maxAttempts: 6,
@@ -183,7 +186,7 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   });
   addLambdaRetries(startExport);
   startExport.addRetry({
-    errors: [WorkflowErrors.QUOTA_FULL, WorkflowErrors.THROTTLED],
+    errors: [WorkflowErrors.QUOTA_FULL, ...TRANSIENT_STEP_ERRORS],
     interval: Duration.seconds(WorkflowTimings.START_RETRY_INTERVAL_SECONDS),
     backoffRate: 2,
     maxDelay: Duration.seconds(WorkflowTimings.START_RETRY_MAX_DELAY_SECONDS),
@@ -215,58 +218,42 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
     // DescribeExportTasks supports no resource-level permissions.
     iamResources: ['*'],
     iamAction: 'ec2:DescribeExportTasks',
-    resultSelector: { ExportTasks: sfn.JsonPath.listAt('$.ExportTasks') },
+    // A successful poll resets the run of failed polls.
+    resultSelector: { ExportTasks: sfn.JsonPath.listAt('$.ExportTasks'), failedPolls: 0 },
     resultPath: WorkflowPaths.DESCRIBE,
   });
+  // Every EC2 error reaches an AWS SDK integration as Ec2.Ec2Exception, with a Cause that holds
+  // the message and the HTTP status but not the error code: a poll cannot tell throttling from
+  // anything else. A poll only reads, so any failure is retried, then counted, never fatal.
   describe.addRetry({
-    errors: EC2_THROTTLING_ERRORS,
+    errors: [sfn.Errors.ALL],
     interval: Duration.seconds(5),
     backoffRate: 2,
-    maxAttempts: 4,
-    maxDelay: Duration.seconds(60),
+    maxAttempts: WorkflowTimings.DESCRIBE_RETRY_MAX_ATTEMPTS,
     jitterStrategy: sfn.JitterType.FULL,
   });
-
-  // EC2 may report throttling under its specific name (retried above, and caught here once the
-  // retries are used up) or only as the generic Ec2.Ec2Exception with the code in the Cause.
-  const checkDescribeError = sfn.Choice.jsonPath(scope, N.CHECK_DESCRIBE_ERROR, {
-    comment: 'Throttled: poll again after a long wait. Anything else fails the export branch.',
-  });
-  const describeError = WorkflowPaths.DESCRIBE_ERROR;
-  checkDescribeError.when(
-    sfn.Condition.or(
-      ...EC2_THROTTLING_ERRORS.map((e) => sfn.Condition.stringEquals(`${describeError}.Error`, e)),
-      sfn.Condition.and(
-        presentString(`${describeError}.Cause`),
-        sfn.Condition.stringMatches(`${describeError}.Cause`, '*RequestLimitExceeded*'),
-      ),
-    ),
-    waitLongPoll,
-  );
-  checkDescribeError.otherwise(sfn.Fail.jsonPath(scope, N.DESCRIBE_FAILED, {
-    errorPath: `${describeError}.Error`,
-    causePath: `${describeError}.Cause`,
-  }));
-  describe.addCatch(checkDescribeError, {
-    errors: [...EC2_THROTTLING_ERRORS, EC2_GENERIC_ERROR],
-    resultPath: describeError,
-  });
+  const countFailedPoll = buildFailedPollCounter(scope, describe);
+  describe.addCatch(countFailedPoll, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.DESCRIBE_ERROR });
 
   const taskState = `${WorkflowPaths.DESCRIBE}.ExportTasks[0].State`;
   const statusMessage = `${WorkflowPaths.DESCRIBE}.ExportTasks[0].StatusMessage`;
+  const reportedKey = `${WorkflowPaths.DESCRIBE}.ExportTasks[0].ExportToS3Task.S3Key`;
   const checkExportState = sfn.Choice.jsonPath(scope, N.CHECK_EXPORT_STATE, {
-    comment: 'completed / cancelled end the export branch; active / cancelling keep polling.',
+    comment: 'completed / cancelled end the export branch; active / cancelling keep polling; an empty answer is a failed poll.',
   });
+  const taskNotListed = sfn.Pass.jsonPath(scope, N.TASK_NOT_LISTED, {
+    comment: 'DescribeExportTasks answered without the task (for example just after it was created): a failed poll.',
+    parameters: {
+      Error: WorkflowErrors.TASK_NOT_LISTED,
+      Cause: 'DescribeExportTasks did not list the export task.',
+    },
+    resultPath: WorkflowPaths.DESCRIBE_ERROR,
+  });
+  taskNotListed.next(countFailedPoll);
   checkExportState
-    .when(sfn.Condition.not(sfn.Condition.isPresent(taskState)), sfn.Fail.jsonPath(scope, N.TASK_NOT_FOUND, {
-      error: WorkflowErrors.WORKFLOW_ERROR,
-      cause: 'DescribeExportTasks did not return the export task.',
-    }))
-    .when(sfn.Condition.stringEquals(taskState, 'completed'), sfn.Fail.jsonPath(scope, N.TASK_COMPLETED, {
-      comment: 'Ends the Parallel (and so the deadline branch); Finish turns it into success.',
-      error: WorkflowErrors.INTERNAL_COMPLETED,
-      cause: 'The export task completed.',
-    }))
+    .when(sfn.Condition.not(sfn.Condition.isPresent(taskState)), taskNotListed)
+    .when(sfn.Condition.and(sfn.Condition.stringEquals(taskState, 'completed'), presentString(reportedKey)), recordCompletion(scope))
+    .when(sfn.Condition.stringEquals(taskState, 'completed'), taskCompleted(scope))
     .when(
       sfn.Condition.and(sfn.Condition.stringEquals(taskState, 'cancelled'), presentString(statusMessage)),
       sfn.Fail.jsonPath(scope, N.TASK_CANCELLED, {
@@ -281,7 +268,17 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
     .when(sfn.Condition.numberLessThan(`${WorkflowPaths.POLL}.count`, WorkflowTimings.SHORT_POLL_COUNT), countShortPoll)
     .otherwise(waitLongPoll);
 
-  startExport.next(countShortPoll);
+  // An adopted task that is already completed (a new wait condition for a finished export)
+  // needs no polling: it may no longer be listed at all.
+  const checkStarted = sfn.Choice.jsonPath(scope, N.CHECK_STARTED, {
+    comment: 'An adopted export that already completed goes straight to Finish.',
+  });
+  checkStarted
+    .when(sfn.Condition.and(presentString(`${WorkflowPaths.START}.state`),
+      sfn.Condition.stringEquals(`${WorkflowPaths.START}.state`, 'completed')), taskCompleted(scope, true))
+    .otherwise(countShortPoll);
+
+  startExport.next(checkStarted);
   countShortPoll.next(waitShortPoll);
   waitShortPoll.next(describe);
   waitLongPoll.next(describe);
@@ -307,6 +304,7 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
     parameters: {
       request: sfn.JsonPath.objectAt(WorkflowPaths.REQUEST),
       poll: { count: 0 },
+      describe: { ExportTasks: [], failedPolls: 0 },
     },
   });
   exportParallel.branch(startExport);
@@ -314,6 +312,77 @@ export function buildExportWorkflowDefinition(scope: Construct, options: ExportW
   exportParallel.addCatch(finish, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.ERROR });
 
   return sfn.Chain.start(prepare).next(exportParallel);
+}
+
+/**
+ * The failed-poll loop: count the failure, wait and poll again; after
+ * WATCH_LOST_AFTER_FAILED_POLLS failures in a row, stop watching (WatchLost) without cancelling.
+ * Returns the state a failed poll goes to.
+ */
+function buildFailedPollCounter(scope: Construct, describe: sfn.IChainable): sfn.IChainable {
+  const failed = `${WorkflowPaths.DESCRIBE}.failedPolls`;
+  const count = sfn.Pass.jsonPath(scope, N.COUNT_FAILED_POLL, {
+    comment: 'One more failed poll in a row (a successful poll resets the count).',
+    parameters: {
+      ExportTasks: [],
+      failedPolls: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(failed), 1),
+    },
+    resultPath: WorkflowPaths.DESCRIBE,
+  });
+  const check = sfn.Choice.jsonPath(scope, N.CHECK_FAILED_POLLS, {
+    comment: `After ${WorkflowTimings.WATCH_LOST_AFTER_FAILED_POLLS} failed polls in a row, stop watching; the task is not cancelled.`,
+  });
+  const wait = sfn.Wait.jsonPath(scope, N.WAIT_AFTER_FAILED_POLL, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.FAILED_POLL_WAIT_SECONDS)),
+  });
+  const cause = `${WorkflowPaths.DESCRIBE_ERROR}.Cause`;
+  const giveUp = sfn.Condition.numberGreaterThanEquals(failed, WorkflowTimings.WATCH_LOST_AFTER_FAILED_POLLS);
+  count.next(check);
+  check
+    .when(sfn.Condition.and(giveUp, presentString(cause)), sfn.Fail.jsonPath(scope, N.WATCH_LOST, {
+      comment: 'Finish reports the export as unknown and does not cancel it.',
+      error: WorkflowErrors.WATCH_LOST,
+      causePath: cause,
+    }))
+    .when(giveUp, sfn.Fail.jsonPath(scope, N.WATCH_LOST_WITHOUT_CAUSE, {
+      comment: 'Finish reports the export as unknown and does not cancel it.',
+      error: WorkflowErrors.WATCH_LOST,
+      cause: 'DescribeExportTasks failed without a cause.',
+    }))
+    .otherwise(wait);
+  wait.next(describe);
+  return count;
+}
+
+/**
+ * Completion seen with the key the task reported: hand Finish `<task id>|<key>` as the Cause,
+ * so that the outcome does not depend on DescribeExportTasks still listing the task when Finish
+ * looks it up.
+ */
+function recordCompletion(scope: Construct): sfn.IChainable {
+  const record = sfn.Pass.jsonPath(scope, N.RECORD_COMPLETION, {
+    comment: 'Keep the task id and the key the completed task reported for Finish.',
+    parameters: {
+      completed: sfn.JsonPath.format(`{}${SIGNAL_DATA_SEPARATOR}{}`,
+        sfn.JsonPath.stringAt(`${WorkflowPaths.START}.exportTaskId`),
+        sfn.JsonPath.stringAt(`${WorkflowPaths.DESCRIBE}.ExportTasks[0].ExportToS3Task.S3Key`)),
+    },
+    resultPath: WorkflowPaths.COMPLETION,
+  });
+  return record.next(sfn.Fail.jsonPath(scope, N.TASK_COMPLETED_WITH_KEY, {
+    comment: 'Ends the Parallel (and so the deadline branch); Finish turns it into success.',
+    error: WorkflowErrors.INTERNAL_COMPLETED,
+    causePath: `${WorkflowPaths.COMPLETION}.completed`,
+  }));
+}
+
+/** The Fail state that ends the export branch when the task completed (Finish turns it into success). */
+function taskCompleted(scope: Construct, adopted = false): sfn.IChainable {
+  return sfn.Fail.jsonPath(scope, adopted ? N.ADOPTED_TASK_COMPLETED : N.TASK_COMPLETED, {
+    comment: 'Ends the Parallel (and so the deadline branch); Finish turns it into success.',
+    error: WorkflowErrors.INTERNAL_COMPLETED,
+    cause: adopted ? 'The adopted export task had already completed.' : 'The export task completed.',
+  });
 }
 
 /**

@@ -19,10 +19,14 @@ export const WorkflowErrors = {
   QUOTA_NEVER_FREED: C.ERROR_QUOTA_NEVER_FREED,
   QUOTA_FULL: C.ERROR_QUOTA_FULL,
   THROTTLED: C.ERROR_THROTTLED,
+  TRANSIENT: C.ERROR_TRANSIENT,
+  WATCH_LOST: C.ERROR_WATCH_LOST,
+  FINISH_FAILED: C.ERROR_FINISH_FAILED,
   INVALID_INPUT: C.ERROR_INVALID_INPUT,
   INTERNAL_COMPLETED: C.INTERNAL_COMPLETED,
   INTERNAL_CANCELLED: C.INTERNAL_CANCELLED,
   WORKFLOW_ERROR: C.ERROR_WORKFLOW_ERROR,
+  TASK_NOT_LISTED: C.INTERNAL_TASK_NOT_LISTED,
 } as const;
 
 /** Tag key and value that mark an export task as started by this library. */
@@ -45,19 +49,33 @@ export const WorkflowStateNames = {
   COUNT_SHORT_POLL: 'CountShortPoll',
   /** Wait: 60 s between polls during the first polls. */
   WAIT_SHORT_POLL: 'WaitShortPoll',
-  /** Wait: 300 s between polls afterwards (and after a throttled poll). */
+  /** Wait: 300 s between polls afterwards. */
   WAIT_LONG_POLL: 'WaitLongPoll',
   /** AWS SDK integration: ec2:DescribeExportTasks. */
   DESCRIBE_EXPORT_TASK: 'DescribeExportTask',
   /** Choice on the task's state. */
   CHECK_EXPORT_STATE: 'CheckExportState',
-  /** Choice on a caught DescribeExportTasks error: throttled (poll again later) or not. */
-  CHECK_DESCRIBE_ERROR: 'CheckDescribeError',
-  /** Fail (inside the Parallel): DescribeExportTasks failed with an error other than throttling. */
-  DESCRIBE_FAILED: 'DescribeFailed',
-  /** Fail (inside the Parallel): DescribeExportTasks returned no task. */
-  TASK_NOT_FOUND: 'TaskNotFound',
-  /** Fail (inside the Parallel) with INTERNAL_COMPLETED: the task completed. */
+  /** Choice after StartExport: an adopted task that is already completed skips the polling. */
+  CHECK_STARTED: 'CheckStarted',
+  /** Pass: DescribeExportTasks returned no task; recorded as a failed poll. */
+  TASK_NOT_LISTED: 'TaskNotListed',
+  /** Pass: counts a failed poll (any error, after the quick retries) in `$.describe.failedPolls`. */
+  COUNT_FAILED_POLL: 'CountFailedPoll',
+  /** Choice: fewer than WATCH_LOST_AFTER_FAILED_POLLS failed polls in a row: wait and poll again. */
+  CHECK_FAILED_POLLS: 'CheckFailedPolls',
+  /** Wait: after a failed poll (`FAILED_POLL_WAIT_SECONDS`). */
+  WAIT_AFTER_FAILED_POLL: 'WaitAfterFailedPoll',
+  /** Fail (inside the Parallel) with WATCH_LOST: too many failed polls in a row; nothing is cancelled. */
+  WATCH_LOST: 'WatchLost',
+  /** The same when the last failed poll had no Cause. */
+  WATCH_LOST_WITHOUT_CAUSE: 'WatchLostWithoutCause',
+  /** Fail (inside the Parallel) with INTERNAL_COMPLETED: the adopted task had completed before. */
+  ADOPTED_TASK_COMPLETED: 'AdoptedTaskCompleted',
+  /** Pass: the task completed; keeps `<task id>|<reported key>` for Finish. */
+  RECORD_COMPLETION: 'RecordCompletion',
+  /** Fail (inside the Parallel) with INTERNAL_COMPLETED and `<task id>|<reported key>` as the cause. */
+  TASK_COMPLETED_WITH_KEY: 'TaskCompletedWithKey',
+  /** Fail (inside the Parallel) with INTERNAL_COMPLETED: the task completed (no key reported). */
   TASK_COMPLETED: 'TaskCompleted',
   /** Fail (inside the Parallel) with INTERNAL_CANCELLED and the task's StatusMessage. */
   TASK_CANCELLED: 'TaskCancelled',
@@ -69,7 +87,7 @@ export const WorkflowStateNames = {
   DEADLINE_REACHED: 'DeadlineReached',
   /** Lambda `finish`: decide the outcome, clean up, signal the wait condition. */
   FINISH: 'Finish',
-  /** Fail: the finish step itself failed. */
+  /** Fail with FINISH_FAILED: the finish step itself failed; the signal backstop signals for it. */
   FINISH_FAILED: 'FinishFailed',
   /** Choice on the finish step's `status` and `errorName`. */
   CHECK_OUTCOME: 'CheckOutcome',
@@ -91,6 +109,7 @@ export const WorkflowStateNames = {
   QUOTA_NEVER_FREED: 'QuotaNeverFreed',
   INVALID_INPUT: 'InvalidInput',
   WORKFLOW_ERROR: 'WorkflowError',
+  WATCH_LOST_OUTCOME: 'WatchLostOutcome',
 } as const;
 
 /** The documented failure error names and the Fail state that ends the execution with each. */
@@ -102,6 +121,7 @@ export const FAILURE_STATES: ReadonlyArray<{ readonly error: string; readonly st
   { error: WorkflowErrors.QUOTA_NEVER_FREED, stateName: WorkflowStateNames.QUOTA_NEVER_FREED },
   { error: WorkflowErrors.INVALID_INPUT, stateName: WorkflowStateNames.INVALID_INPUT },
   { error: WorkflowErrors.WORKFLOW_ERROR, stateName: WorkflowStateNames.WORKFLOW_ERROR },
+  { error: WorkflowErrors.WATCH_LOST, stateName: WorkflowStateNames.WATCH_LOST_OUTCOME },
 ];
 
 /** The events the workflow publishes on the default event bus when an export ends. */
@@ -127,6 +147,18 @@ export const WorkflowTimings = {
   /** Maximum retry interval of StartExport. */
   START_RETRY_MAX_DELAY_SECONDS: 300,
   /**
+   * Quick retries of one DescribeExportTasks poll (any error) before it counts as failed:
+   * attempts after the first, 5 s then 10 s then 20 s (at most, full jitter).
+   */
+  DESCRIBE_RETRY_MAX_ATTEMPTS: 3,
+  /** Seconds to wait after a failed poll before polling again. */
+  FAILED_POLL_WAIT_SECONDS: 300,
+  /**
+   * Failed polls in a row after which the workflow stops watching (VmExport.WatchLost, the task
+   * is not cancelled): 10 runs of at least 300 s each, so at least 50 minutes of failures.
+   */
+  WATCH_LOST_AFTER_FAILED_POLLS: C.WATCH_LOST_AFTER_FAILED_POLLS,
+  /**
    * Retry attempts of StartExport: effectively unbounded (the Step Functions maximum); the
    * deadline branch bounds the time spent waiting for a free conversion-task slot.
    */
@@ -143,10 +175,12 @@ export const WorkflowPaths = {
   START: '$.start',
   /** The short-poll counter: `{ count }`. */
   POLL: '$.poll',
-  /** DescribeExportTasks' result: `{ ExportTasks }`. */
+  /** DescribeExportTasks' result: `{ ExportTasks, failedPolls }` (failedPolls: failed polls in a row). */
   DESCRIBE: '$.describe',
   /** A caught DescribeExportTasks error. */
   DESCRIBE_ERROR: '$.describeError',
+  /** `{ completed: '<task id>|<key>' }` once the task was seen completed. */
+  COMPLETION: '$.completion',
   /** A caught Finish error. */
   FINISH_ERROR: '$.finishError',
 } as const;

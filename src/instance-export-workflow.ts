@@ -12,6 +12,7 @@ import { Construct, IConstruct } from 'constructs';
 import { acknowledgeServiceConstraints } from './acknowledgements';
 import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './export-events';
 import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
+import { addSignalBackstop } from './export-signal-backstop';
 import { buildExportWorkflowDefinition } from './export-workflow-definition';
 import { WorkflowEvents } from './export-workflow-names';
 import { handlerCode } from './handler-assets';
@@ -184,6 +185,7 @@ export class InstanceExportWorkflow extends Construct {
       },
     });
     this.stateMachine = this.machine;
+    addSignalBackstop(this, { stateMachine: this.machine, exportFunction: fn, functionRole: this.functionRole });
 
     if (props.notificationTopic) {
       this.onExportEvent('NotificationRule', {

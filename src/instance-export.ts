@@ -10,7 +10,7 @@ import {
   Annotations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EXPORT_AFFECTING_PROPERTIES } from './export-constants';
+import { EXPORT_AFFECTING_PROPERTIES, PREFIX_FORBIDDEN_CHARACTERS, SIGNAL_DATA_SEPARATOR } from './export-constants';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 import { InstanceExportProvider } from './instance-export-provider';
 import { InstanceExportWorkflow } from './instance-export-workflow';
@@ -241,9 +241,9 @@ export class InstanceExport extends Construct {
 
     if (waitCondition) {
       waitCondition.addDependency(resource);
-      // Data is {"export":"<task id>"}: the task id is the fourth piece when split on quotes.
-      this.exportTaskId = Fn.select(3, Fn.split('"', Token.asString(waitCondition.attrData)));
-      this.exportObjectKey = Fn.join('', [prefix, this.exportTaskId, extension]);
+      const attributes = signalledAttributes(Token.asString(waitCondition.attrData), prefix, extension);
+      this.exportTaskId = attributes.exportTaskId;
+      this.exportObjectKey = attributes.exportObjectKey;
       this.exportObjectUri = Fn.join('', ['s3://', props.bucket.bucketName, '/', this.exportObjectKey]);
     } else {
       this.exportTaskId = Token.asString(resource.getAtt('ExportTaskId'));
@@ -251,6 +251,21 @@ export class InstanceExport extends Construct {
       this.exportObjectUri = Token.asString(resource.getAtt('ExportObjectUri'));
     }
   }
+}
+
+/**
+ * The task id and the object key from the wait condition's Data, `{"export":"<signal data>"}`.
+ * The signal data is `<task id>|<key the task reported>` (a signal of an earlier version of the
+ * library carried the task id only): the fourth piece split on quotes is the signal data, its
+ * first piece split on `|` the task id. The key is its second piece; appending `|` and the
+ * documented key `<prefix><task id><extension>` makes that piece exist for an older signal too.
+ */
+function signalledAttributes(data: string, prefix: string, extension: string): { exportTaskId: string; exportObjectKey: string } {
+  const signalData = Fn.select(3, Fn.split('"', data));
+  const exportTaskId = Fn.select(0, Fn.split(SIGNAL_DATA_SEPARATOR, signalData));
+  const documentedKey = Fn.join('', [prefix, exportTaskId, extension]);
+  const pieces = Fn.split(SIGNAL_DATA_SEPARATOR, Fn.join(SIGNAL_DATA_SEPARATOR, [signalData, documentedKey]));
+  return { exportTaskId, exportObjectKey: Fn.select(1, pieces) };
 }
 
 function hashOf(value: unknown): string {
@@ -285,6 +300,10 @@ function validate(
     errors.push(`description is ${props.description.length} characters long: the service takes at most 255. Shorten it.`);
   }
   if (!Token.isUnresolved(prefix)) {
+    const forbidden = PREFIX_FORBIDDEN_CHARACTERS.filter((c) => prefix.includes(c));
+    if (forbidden.length > 0) {
+      errors.push(`prefix '${prefix}' contains ${forbidden.map((c) => `'${c}'`).join(', ')}: the object key is reported through a CloudFormation wait condition, which cannot carry ${PREFIX_FORBIDDEN_CHARACTERS.map((c) => `'${c}'`).join(', ')}. Choose a prefix without them.`);
+    }
     if (prefix.startsWith('/')) {
       errors.push(`prefix '${prefix}' starts with '/': S3 keys have no leading slash. Use '${prefix.replace(/^\/+/, '')}'.`);
     }

@@ -6,74 +6,17 @@
  * wait-condition signal, the object in S3, the export task).
  */
 import './setup/with-resolvers';
-import { onEvent as bucketGrantOnEvent } from '../lambda/bucket-grant';
-import { onEvent as providerOnEvent, ProviderResponse } from '../lambda/export-provider';
-import { TAG_CLIENT_TOKEN, TAG_MANAGED, WAIT_CONDITION_UNIQUE_ID } from '../lambda/shared/contract';
+import { onEvent as providerOnEvent } from '../lambda/export-provider';
+import { TAG_CLIENT_TOKEN, TAG_MANAGED } from '../lambda/shared/contract';
 import { DEFAULT_CANONICAL_ID, canonicalIdForRegion } from '../src/canonical-id-table';
 import { TargetEnvironment } from '../src/export-formats';
 import { WorkflowStateNames as N } from '../src/export-workflow-names';
-import { CALLERS, createFakeAws, FakeAws, FakeAwsOptions } from './support/fake-aws';
+import { CALLERS, createFakeAws } from './support/fake-aws';
 import { LocalDeployment } from './support/fake-aws/deployment';
-import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE, synthSampleStack } from './support/fake-aws/sample-stack';
+import { BUCKET, deploy, onlySignal, signalled, until, waitConditionData } from './support/fake-aws/e2e-deploy';
+import { synthSampleStack } from './support/fake-aws/sample-stack';
 
-const INSTANCE = SAMPLE_INSTANCE;
-const BUCKET = 'e2e-vm-exports';
-const ACCOUNT = SAMPLE_ACCOUNT;
 const synth = synthSampleStack;
-
-interface Deployed {
-  readonly fake: FakeAws;
-  readonly dep: LocalDeployment;
-  readonly exportId: string;
-  readonly response: ProviderResponse;
-}
-
-/** Creates the bucket, runs the bucket grant (Create) and the export provider (Create). */
-async function deploy(template: any, fakeOptions: FakeAwsOptions = {}, setup: (fake: FakeAws) => void = () => undefined): Promise<Deployed> {
-  const fake = createFakeAws({ accountId: ACCOUNT, ...fakeOptions });
-  const dep = new LocalDeployment(fake, template, { bucketNames: { [bucketLogicalId(template)]: BUCKET } });
-  dep.createBuckets();
-  dep.registerStateMachines();
-  fake.cfn.setStackStatus(dep.stackId, 'CREATE_IN_PROGRESS');
-  fake.ec2.addInstance({ instanceId: INSTANCE });
-  setup(fake);
-  const grantId = dep.only('Custom::VmExportBucketGrant');
-  await bucketGrantOnEvent(dep.createEvent(grantId), fake.clients('bucket-grant').s3);
-  const exportId = dep.only('Custom::VmInstanceExport');
-  const response = await providerOnEvent(dep.createEvent(exportId), fake.clients('provider'));
-  return { fake, dep, exportId, response };
-}
-
-function bucketLogicalId(template: any): string {
-  const ids = Object.entries<any>(template.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket').map(([id]) => id);
-  expect(ids).toHaveLength(1);
-  return ids[0];
-}
-
-/** The one signal sent to the wait condition handle of the export. */
-function onlySignal(d: Deployed) {
-  expect(d.fake.signals).toHaveLength(1);
-  const signal = d.fake.signals[0];
-  expect(signal.method).toBe('PUT');
-  expect(signal.url).toBe(d.dep.properties(d.exportId).WaitConditionHandle);
-  expect(signal.body.UniqueId).toBe(WAIT_CONDITION_UNIQUE_ID);
-  return signal.body;
-}
-
-/** `Fn::GetAtt <WaitCondition>.Data` as CloudFormation would return it for the signals. */
-function waitConditionData(d: Deployed): Record<string, string> {
-  const id = d.dep.only('AWS::CloudFormation::WaitCondition');
-  const data = Object.fromEntries(d.fake.signals.filter((s) => s.body.Status === 'SUCCESS').map((s) => [s.body.UniqueId, s.body.Data]));
-  return { [`${id}.Data`]: JSON.stringify(data) };
-}
-
-/** Lets the local workflow run until `predicate` holds (bounded; no timers). */
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20000 && !predicate(); i++) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  if (!predicate()) throw new Error(`never reached: ${what}`);
-}
 
 beforeAll(() => {
   // The handlers log one JSON line per step; keep the test output readable.
@@ -87,9 +30,9 @@ describe('e2e: deploy against the local AWS stand-in', () => {
 
     const signal = onlySignal(d);
     expect(signal.Status).toBe('SUCCESS');
-    const taskId = signal.Data;
+    const { taskId, key } = signalled(signal);
     expect(taskId).toMatch(/^export-i-[0-9a-f]{17}$/);
-    const key = `vms/${taskId}.ova`;
+    expect(key).toBe(`vms/${taskId}.ova`);
     expect(signal.Reason).toContain(`s3://${BUCKET}/${key}`);
     // The object is there, written by the export service.
     expect(d.fake.s3.bucket(BUCKET).objects.get(key)?.writer).toBe('vm-import-export');
@@ -118,10 +61,11 @@ describe('e2e: deploy against the local AWS stand-in', () => {
 
     const signal = onlySignal(d);
     expect(signal.Status).toBe('SUCCESS');
-    const key = `vms/${signal.Data}.vhd`;
+    const { taskId, key } = signalled(signal);
+    expect(key).toBe(`vms/${taskId}.vhd`);
     expect(d.dep.output('ImageKey', waitConditionData(d))).toBe(key);
     expect(d.fake.s3.bucket(BUCKET).objects.has(key)).toBe(true);
-    const task = d.fake.ec2.tasks.get(signal.Data)!;
+    const task = d.fake.ec2.tasks.get(taskId)!;
     expect(task.InstanceExportDetails.TargetEnvironment).toBe(target);
     expect(task.ExportToS3Task).toEqual({ DiskImageFormat: 'VHD', S3Bucket: BUCKET, S3Key: key });
   });
@@ -221,7 +165,8 @@ describe('e2e: deploy against the local AWS stand-in', () => {
       const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
       const names = result.callsOf(N.DESCRIBE_EXPORT_TASK).filter((c) => c.error).map((c) => c.error!.name);
       expect(names).toEqual(Array(3).fill(naming === 'generic' ? 'Ec2.Ec2Exception' : 'Ec2.RequestLimitExceededException'));
-      expect(result.entered(N.DESCRIBE_FAILED)).toBe(0);
+      // Three failures are absorbed by the poll's quick retries: no failed poll is counted.
+      expect(result.entered(N.COUNT_FAILED_POLL)).toBe(0);
     });
 
   test('9 the conversion-task quota is full for 20 simulated minutes: the workflow waits, then succeeds', async () => {
@@ -251,7 +196,7 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     expect(d.fake.s3.grants(BUCKET, DEFAULT_CANONICAL_ID, 'WRITE')).toBe(true);
     const signal = onlySignal(d);
     expect(signal.Status).toBe('SUCCESS');
-    expect(d.fake.s3.bucket(BUCKET).objects.has(`vms/${signal.Data}.ova`)).toBe(true);
+    expect(d.fake.s3.bucket(BUCKET).objects.has(`vms/${signalled(signal).taskId}.ova`)).toBe(true);
     // The same template in a listed region evaluates to that region's ID.
     const milan = new LocalDeployment(createFakeAws({ region: 'eu-south-1' }), template);
     expect(milan.properties(milan.only('Custom::VmExportBucketGrant')).CanonicalId).toBe(canonicalIdForRegion('eu-south-1'));

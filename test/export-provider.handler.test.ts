@@ -109,6 +109,9 @@ const token2 = clientTokenFor(STACK_ID, LOGICAL_ID, 'req-2');
 const execArn = (name: string) => `arn:aws-cn:states:cn-north-1:123456789012:execution:VmExportWorkflow:${name}`;
 const ARN_1 = execArn(`vmx-${token1}`);
 const ARN_2 = execArn(`vmx-${token2}`);
+/** An export that did not wait: the execution's name (the physical id) also carries the task id. */
+const NO_WAIT_ARN_1 = execArn(`vmx-${token1}-export-i-0fedcba9876543210`);
+const NO_WAIT_ARN_2 = execArn(`vmx-${token2}-export-i-0fedcba9876543210`);
 
 function task(state: string, tags: Record<string, string>, extra: Partial<ExportTask> = {}): ExportTask {
   return {
@@ -262,12 +265,12 @@ describe('Create (no wait)', () => {
   test('starts the task itself, then the execution adopting it', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
     ec2Mock.on(CreateInstanceExportTaskCommand).resolves({ ExportTask: { ExportTaskId: TASK_ID, State: 'active' } });
-    sfnMock.on(StartExecutionCommand).resolves({ executionArn: ARN_1, startDate: new Date() });
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: NO_WAIT_ARN_1, startDate: new Date() });
     const res = await onEvent(createEvent(noWaitProps), clients);
     expect(res).toEqual({
-      PhysicalResourceId: ARN_1,
+      PhysicalResourceId: NO_WAIT_ARN_1,
       Data: {
-        ExecutionArn: ARN_1,
+        ExecutionArn: NO_WAIT_ARN_1,
         ExportTaskId: TASK_ID,
         ExportObjectKey: `vms/${TASK_ID}.ova`,
         ExportObjectUri: `s3://${BUCKET}/vms/${TASK_ID}.ova`,
@@ -292,14 +295,15 @@ describe('Create (no wait)', () => {
     expect(input.adoptExportTaskId).toBe(TASK_ID);
     expect(input.waitConditionHandleUrl).toBeUndefined();
     expect(input.deadlineSeconds).toBe(7200);
-    expect(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.name).toBe(`vmx-${token1}`);
+    // The name (and so the physical id) carries the task id, which outlives DescribeExportTasks.
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.name).toBe(`vmx-${token1}-${TASK_ID}`);
   });
 
   test('a retried request finds its task by tag: no second CreateInstanceExportTask', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('active', { [TAG_CLIENT_TOKEN]: token1 })] });
     sfnMock.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists'));
     const res = await onEvent(createEvent(noWaitProps), clients);
-    expect(res.PhysicalResourceId).toBe(ARN_1);
+    expect(res.PhysicalResourceId).toBe(NO_WAIT_ARN_1);
     expect(res.Data?.ExportTaskId).toBe(TASK_ID);
     expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
@@ -351,8 +355,8 @@ describe('Update', () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
     ec2Mock.on(CreateInstanceExportTaskCommand).resolves({ ExportTask: { ExportTaskId: TASK_ID, State: 'active' } });
     sfnMock.on(StartExecutionCommand).resolves({});
-    const res = await onEvent(updateEvent(noWaitProps, { ...noWaitProps, S3Prefix: 'other/' }, ARN_1), clients);
-    expect(res.PhysicalResourceId).toBe(ARN_2);
+    const res = await onEvent(updateEvent(noWaitProps, { ...noWaitProps, S3Prefix: 'other/' }, NO_WAIT_ARN_1), clients);
+    expect(res.PhysicalResourceId).toBe(NO_WAIT_ARN_2);
     expect(res.Data?.ExportObjectKey).toBe(`other/${TASK_ID}.ova`);
     expect(ec2Mock).toHaveReceivedCommandTimes(CreateInstanceExportTaskCommand, 1);
   });
@@ -374,13 +378,25 @@ describe('Update', () => {
     expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
   });
 
-  test('(a) rollback without a reusable export starts a new one', async () => {
+  test('(a) rollback whose earlier export EC2 no longer lists starts nothing (the old wait condition keeps the attributes)', async () => {
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'app', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
     sfnMock.on(StartExecutionCommand).resolves({});
     const res = await onEvent(updateEvent({ ...props, InstanceId: newInstance, WaitConditionHandle: HANDLE_2 }, props, ARN_2), clients);
-    expect(res.PhysicalResourceId).toBe(ARN_2);
-    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(res.PhysicalResourceId).toMatch(/:execution:VmExportWorkflow:vmx-[0-9a-f]{32}$/);
+    expect(res.PhysicalResourceId).not.toBe(ARN_2);
+    expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
+  });
+
+  test('(a) a no-wait rollback whose earlier export EC2 no longer lists fails clearly and starts nothing', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'app', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    const err = await failure(onEvent(updateEvent({ ...noWaitProps, InstanceId: newInstance }, noWaitProps, NO_WAIT_ARN_2), clients));
+    expect(err.message).toContain('no second export was started');
+    expect(err.message).toContain('continue-update-rollback --resources-to-skip');
+    expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
   });
 
   test('(b) affecting change with the same handle -> clear error, nothing started', async () => {

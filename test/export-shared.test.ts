@@ -274,8 +274,8 @@ describe('error mapping', () => {
     expect(mapped.message).toContain(INSTANCE);
   });
 
-  test('unknown errors are returned as they are', () => {
-    const err = awsError('InternalError', 'boom', 500);
+  test('unknown client errors are returned as they are', () => {
+    const err = awsError('SomethingNew', 'boom', 400);
     expect(mapStartError(err, INSTANCE)).toBe(err);
   });
 
@@ -377,9 +377,17 @@ describe('startExport', () => {
 
   test('unknown create errors are rethrown as they are', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    ec2Mock.on(CreateInstanceExportTaskCommand).rejects(awsError('SomethingNew', 'opaque', 400));
+    const err = await rejectionOf(startExport(ec2, request));
+    expect(err.name).toBe('SomethingNew');
+  });
+
+  test('an InternalError (500) on create is transient: VmExport.Transient, which the workflow retries', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
     ec2Mock.on(CreateInstanceExportTaskCommand).rejects(awsError('InternalError', 'opaque', 500));
     const err = await rejectionOf(startExport(ec2, request));
-    expect(err.name).toBe('InternalError');
+    expect(err.name).toBe('VmExport.Transient');
+    expect(err.message).toContain('InternalError: opaque');
   });
 
   test('throttled lookup -> VmExport.Throttled', async () => {
@@ -608,6 +616,8 @@ describe('signal', () => {
       method: 'PUT',
       headers: { 'Content-Type': '' },
       body: JSON.stringify({ Status: 'SUCCESS', UniqueId: 'export', Data: 'export-i-1', Reason: 'done' }),
+      // Each attempt can be abandoned (per-attempt timeout).
+      signal: expect.any(AbortSignal),
     });
   });
 

@@ -136,13 +136,13 @@ describe('prepare', () => {
 
   test('returns the normalized request after the preflight', async () => {
     goodBucketAndInstance();
-    await expect(prepare(input, clients, 'eu-west-1')).resolves.toEqual(request);
+    await expect(prepare(input, clients, 'eu-west-1')).resolves.toEqual({ ...request, notAfter: expect.any(Number) });
     expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [INSTANCE] });
     expect(s3Mock).toHaveReceivedCommandWith(GetBucketAclCommand, { Bucket: BUCKET });
   });
 
   test('preflight: false skips every check', async () => {
-    await expect(prepare({ ...input, preflight: false }, clients, 'eu-west-1')).resolves.toEqual(request);
+    await expect(prepare({ ...input, preflight: false }, clients, 'eu-west-1')).resolves.toEqual({ ...request, notAfter: expect.any(Number) });
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
   });
@@ -182,7 +182,7 @@ describe('start', () => {
 
   test('a retried start finds the task by its client token tag', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('active')] });
-    await expect(start(request, clients)).resolves.toEqual({ exportTaskId: TASK_ID, state: 'active' });
+    await expect(start(request, clients)).resolves.toEqual({ exportTaskId: TASK_ID, state: 'active', s3Key: `vms/${TASK_ID}.ova` });
     expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
   });
 
@@ -209,7 +209,7 @@ describe('finish', () => {
     expect(signalBody()).toEqual({
       Status: 'SUCCESS',
       UniqueId: 'export',
-      Data: TASK_ID,
+      Data: `${TASK_ID}|vms/${TASK_ID}.ova`,
       Reason: `Exported ${INSTANCE} to s3://${BUCKET}/vms/${TASK_ID}.ova`,
     });
     expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
@@ -390,7 +390,7 @@ describe('finish', () => {
       const [url, init] = spy.mock.calls[0] as [string, RequestInit];
       expect(url).toBe(HANDLE);
       expect(init.headers).toEqual({ 'Content-Type': '' });
-      expect(JSON.parse(init.body as string)).toEqual({ Status: 'SUCCESS', UniqueId: 'export', Data: TASK_ID, Reason: expect.any(String) });
+      expect(JSON.parse(init.body as string)).toEqual({ Status: 'SUCCESS', UniqueId: 'export', Data: `${TASK_ID}|vms/${TASK_ID}.ova`, Reason: expect.any(String) });
     } finally {
       spy.mockRestore();
     }

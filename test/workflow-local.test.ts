@@ -40,12 +40,21 @@ function lambdaError(name: string, message: string): Error {
   return error;
 }
 
-/** An error as the AWS SDK integration reports an EC2 API error. */
-function ec2Error(name: string, code: string, message: string): Error {
-  const error = new Error(`${message} (Service: Ec2, Status Code: 503, Error Code: ${code}, Request ID: 0f1e2d3c-aaaa-bbbb-cccc-000000000000)`);
-  error.name = name;
+/**
+ * An error as the AWS SDK integration reports an EC2 API error (SPEC section 4): always
+ * `Ec2.Ec2Exception`, and a Java SDK v2 Cause with the message, the HTTP status and the request
+ * id but no error code.
+ */
+function ec2Error(message: string, status: number): Error {
+  const error = new Error(`${message} (Service: Ec2, Status Code: ${status}, Request ID: 0f1e2d3c-aaaa-bbbb-cccc-000000000000)`);
+  error.name = 'Ec2.Ec2Exception';
   return error;
 }
+
+/** The three kinds of failed poll the issue names: throttling (503), InternalError (500), a permanent error (400). */
+const THROTTLED_POLL = () => ec2Error('Request limit exceeded.', 503);
+const INTERNAL_ERROR_POLL = () => ec2Error('An internal error has occurred.', 500);
+const PERMANENT_ERROR_POLL = () => ec2Error('You are not authorized to perform this operation.', 400);
 
 interface FakeOptions {
   /** Simulated seconds after the task starts at which it completes; undefined: never. */
@@ -53,8 +62,14 @@ interface FakeOptions {
   /** Ends `cancelled` with this StatusMessage after `cancelledAfter` seconds. */
   readonly cancelledMessage?: string;
   readonly cancelledAfter?: number;
-  /** Errors DescribeExportTasks throws on its first calls, in order. */
+  /** Errors DescribeExportTasks throws on its first calls (from `describeErrorsFrom`), in order. */
   readonly describeErrors?: Error[];
+  /** Simulated second from which `describeErrors` are thrown. @default 0 */
+  readonly describeErrorsFrom?: number;
+  /** DescribeExportTasks answers without the task on its first calls. */
+  readonly describeNotListed?: number;
+  /** StartExport returns this state (e.g. 'completed' for an adopted, finished task). */
+  readonly startState?: string;
   /** StartExport throws VmExport.QuotaFull until this simulated second. */
   readonly quotaFullUntil?: number;
   /** Prepare throws this. */
@@ -66,6 +81,8 @@ interface FakeWorld {
   readonly handlers: Record<string, LocalHandler>;
   readonly finishPayloads: any[];
   readonly describeStates: Array<{ at: number; state: string }>;
+  /** Simulated second of every DescribeExportTasks call (failed ones included). */
+  readonly describeCalls: number[];
   /** The entries the PublishSucceeded / PublishFailed states sent to EventBridge PutEvents. */
   readonly events: Array<{ state: string; entry: any }>;
   taskStartedAt?: number;
@@ -82,10 +99,12 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
   const world: FakeWorld = {
     finishPayloads: [],
     describeStates: [],
+    describeCalls: [],
     events: [],
     handlers: {},
   };
   const describeErrors = [...(options.describeErrors ?? [])];
+  let notListed = options.describeNotListed ?? 0;
 
   const exportTask = (payload: any, clock: { now: number }) => {
     switch (payload.action) {
@@ -110,7 +129,7 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
           throw lambdaError(E.QUOTA_FULL, 'The conversion-task quota is full (ResourceLimitExceeded).');
         }
         world.taskStartedAt = clock.now;
-        return { exportTaskId: TASK_ID, state: 'active' };
+        return { exportTaskId: TASK_ID, state: options.startState ?? 'active' };
       }
       case 'finish': {
         world.finishPayloads.push(payload);
@@ -133,6 +152,8 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
         switch (error) {
           case E.INTERNAL_CANCELLED:
             return failed(E.EXPORT_FAILED, `The export task ${TASK_ID} was cancelled: ${payload.error.Cause}`, 'cancelled');
+          case E.WATCH_LOST:
+            return failed(E.WATCH_LOST, `Lost track: ${payload.error.Cause}`, 'active');
           case E.DEADLINE_PASSED:
             return world.taskStartedAt === undefined
               ? failed(E.QUOTA_NEVER_FREED, 'The deadline passed before a conversion-task slot freed.')
@@ -166,8 +187,15 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
   world.handlers[N.PUBLISH_FAILED] = putEvents;
   world.handlers[N.DESCRIBE_EXPORT_TASK] = (input, { clock }) => {
     expect(input).toEqual({ ExportTaskIds: [TASK_ID] });
-    const error = describeErrors.shift();
-    if (error) throw error;
+    world.describeCalls.push(clock.now);
+    if (clock.now >= (options.describeErrorsFrom ?? 0)) {
+      const error = describeErrors.shift();
+      if (error) throw error;
+    }
+    if (notListed > 0) {
+      notListed--;
+      return { ExportTasks: [] };
+    }
     const elapsed = clock.now - (world.taskStartedAt ?? 0);
     let state = 'active';
     let statusMessage: string | undefined;
@@ -238,7 +266,8 @@ describe('export workflow, run locally from the synthesized definition', () => {
     expect(world.finishPayloads[0]).toEqual({
       action: 'finish',
       request: expect.objectContaining({ instanceId: INPUT.instanceId, deadlineSeconds: 6 * HOUR, objectExtension: '.ova' }),
-      error: { Error: E.INTERNAL_COMPLETED, Cause: 'The export task completed.' },
+      // The poll hands Finish the task id and the key the completed task reported.
+      error: { Error: E.INTERNAL_COMPLETED, Cause: `${TASK_ID}|vms/${TASK_ID}.ova` },
     });
     // 60 s polls: seen completed at the 3rd poll (180 s).
     expect(result.callsOf(N.DESCRIBE_EXPORT_TASK)).toHaveLength(3);
@@ -302,51 +331,88 @@ describe('export workflow, run locally from the synthesized definition', () => {
     expect(deadline).toEqual(expect.objectContaining({ Type: 'Wait', SecondsPath: '$.request.deadlineSeconds' }));
   });
 
-  test('throttled Describe 3 times (both error forms), then succeeds', async () => {
-    const world = fakeWorld({
-      completesAfter: 30 * 60,
-      describeErrors: [
-        ec2Error('Ec2.RequestLimitExceededException', 'RequestLimitExceeded', 'Request limit exceeded.'),
-        ec2Error('Ec2.Ec2Exception', 'RequestLimitExceeded', 'Request limit exceeded.'),
-        ec2Error('Ec2.RequestLimitExceeded', 'RequestLimitExceeded', 'Request limit exceeded.'),
-      ],
-    });
+  // SPEC section 4: every EC2 error reaches the poll as Ec2.Ec2Exception with no error code in
+  // its Cause, so throttling, an internal error and a permanent refusal look alike to it.
+  test.each([
+    ['throttling (503)', THROTTLED_POLL],
+    ['InternalError (500)', INTERNAL_ERROR_POLL],
+    ['a permanent error (400)', PERMANENT_ERROR_POLL],
+  ])('%s on 9 polls in a row, 3 h into a 6 h export: the export still completes, nothing is cancelled', async (_kind, error) => {
+    // 9 failed polls of 4 attempts each (the first try and 3 quick retries).
+    const world = fakeWorld({ completesAfter: 6 * HOUR, describeErrorsFrom: 3 * HOUR, describeErrors: Array.from({ length: 36 }, error) });
     const result = await run(world);
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.output.exportTaskId).toBe(TASK_ID);
-    // The specific names were retried in place; the generic one went through CheckDescribeError
-    // to a long wait.
-    expect(result.timeline.filter((t) => t.type === 'StateRetried' && t.state === N.DESCRIBE_EXPORT_TASK)).toHaveLength(2);
-    expect(result.entered(N.CHECK_DESCRIBE_ERROR)).toBe(1);
-    expect(result.entered(N.DESCRIBE_FAILED)).toBe(0);
-    const errors = result.callsOf(N.DESCRIBE_EXPORT_TASK).filter((c) => c.error).map((c) => c.error!.name);
-    expect(errors).toEqual(['Ec2.RequestLimitExceededException', 'Ec2.Ec2Exception', 'Ec2.RequestLimitExceeded']);
+    expect(result.output).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID });
+    expect(result.entered(N.COUNT_FAILED_POLL)).toBe(9);
+    expect(result.entered(N.WATCH_LOST)).toBe(0);
+    expect(world.finishPayloads).toHaveLength(1);
     expect(world.finishPayloads[0].error.Error).toBe(E.INTERNAL_COMPLETED);
   });
 
-  test('a specific throttling error that outlasts its retries goes back to a long wait', async () => {
-    const throttle = () => ec2Error('Ec2.RequestLimitExceededException', 'RequestLimitExceeded', 'Request limit exceeded.');
-    const world = fakeWorld({ completesAfter: 20 * 60, describeErrors: [throttle(), throttle(), throttle(), throttle(), throttle()] });
+  test('each failed poll is retried 3 times quickly (5 s, 10 s, 20 s at most) before it counts', async () => {
+    const world = fakeWorld({ completesAfter: 2 * HOUR, describeErrorsFrom: HOUR, describeErrors: Array.from({ length: 4 }, THROTTLED_POLL) });
     const result = await run(world);
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.entered(N.CHECK_DESCRIBE_ERROR)).toBe(1);
-    expect(result.entered(N.WAIT_LONG_POLL)).toBeGreaterThanOrEqual(1);
+    const retried = result.timeline.filter((t) => t.type === 'StateRetried' && t.state === N.DESCRIBE_EXPORT_TASK);
+    expect(retried).toHaveLength(3);
+    expect(result.entered(N.COUNT_FAILED_POLL)).toBe(1);
+    expect(result.entered(N.WAIT_AFTER_FAILED_POLL)).toBe(1);
   });
 
-  test('any other Describe error fails the export branch and reaches Finish with its name', async () => {
-    const world = fakeWorld({
-      completesAfter: 30 * 60,
-      describeErrors: [ec2Error('Ec2.Ec2Exception', 'InvalidExportTaskID.NotFound', 'The export task ID is not found.')],
-    });
+  test('10 failed polls in a row: WatchLost after at least 30 minutes, Finish reports it, nothing cancelled', async () => {
+    const world = fakeWorld({ describeErrorsFrom: HOUR, describeErrors: Array.from({ length: 40 }, INTERNAL_ERROR_POLL) });
     const result = await run(world);
 
-    expect(result.entered(N.DESCRIBE_FAILED)).toBe(1);
-    expect(world.finishPayloads[0].error.Error).toBe('Ec2.Ec2Exception');
-    expect(world.finishPayloads[0].error.Cause).toContain('InvalidExportTaskID.NotFound');
     expect(result.status).toBe('FAILED');
-    expect(result.error).toBe(E.WORKFLOW_ERROR);
+    expect(result.error).toBe(E.WATCH_LOST);
+    expect(result.entered(N.WATCH_LOST_OUTCOME)).toBe(1);
+    expect(world.finishPayloads).toHaveLength(1);
+    expect(world.finishPayloads[0].error.Error).toBe(E.WATCH_LOST);
+    // The cause of the last failed poll is handed on (the status code is all it has).
+    expect(world.finishPayloads[0].error.Cause).toContain('Status Code: 500');
+    const failedCalls = world.describeCalls.filter((at) => at >= HOUR);
+    expect(failedCalls).toHaveLength(40);
+    expect(failedCalls.at(-1)! - failedCalls[0]).toBeGreaterThanOrEqual(30 * 60);
+  });
+
+  test('a successful poll resets the count: 9 failures, a success, 9 failures, then completion', async () => {
+    const nine = () => Array.from({ length: 36 }, PERMANENT_ERROR_POLL);
+    const world = fakeWorld({ completesAfter: 8 * HOUR, describeErrorsFrom: HOUR, describeErrors: [...nine(), ...nine()] });
+    // One success between the two runs: the 37th call is the first that does not throw.
+    const describe = world.handlers[N.DESCRIBE_EXPORT_TASK];
+    let calls = 0;
+    world.handlers[N.DESCRIBE_EXPORT_TASK] = (input, ctx) => {
+      if (ctx.clock.now >= HOUR && ++calls === 37) {
+        return { ExportTasks: [{ ExportTaskId: TASK_ID, State: 'active' }] };
+      }
+      return describe(input, ctx);
+    };
+    const result = await run(world);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.entered(N.COUNT_FAILED_POLL)).toBe(18);
+    expect(result.entered(N.WATCH_LOST)).toBe(0);
+  });
+
+  test('an answer that does not list the task (just after creation) is a failed poll, not a failure', async () => {
+    const world = fakeWorld({ completesAfter: 30 * 60, describeNotListed: 2 });
+    const result = await run(world);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.entered(N.TASK_NOT_LISTED)).toBe(2);
+    expect(result.entered(N.COUNT_FAILED_POLL)).toBe(2);
+  });
+
+  test('an adopted task that already completed goes to Finish without a single poll', async () => {
+    const world = fakeWorld({ startState: 'completed' });
+    const result = await run(world);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.callsOf(N.DESCRIBE_EXPORT_TASK)).toHaveLength(0);
+    expect(result.entered(N.ADOPTED_TASK_COMPLETED)).toBe(1);
+    expect(world.finishPayloads[0].error.Error).toBe(E.INTERNAL_COMPLETED);
   });
 
   test('quota full on start for more than 15 simulated minutes, then succeeds', async () => {
@@ -403,14 +469,14 @@ describe('export workflow, run locally from the synthesized definition', () => {
     expect(result.callsOf(N.PREPARE)).toHaveLength(3);
   });
 
-  test('a failing finish step ends in WorkflowError', async () => {
+  test('a failing finish step ends in FinishFailed (VmExport.FinishFailed, for the signal backstop)', async () => {
     const world = fakeWorld({ completesAfter: 60 });
     world.handlers[N.FINISH] = () => {
       throw lambdaError('Error', 'boom');
     };
     const result = await run(world);
     expect(result.status).toBe('FAILED');
-    expect(result.error).toBe(E.WORKFLOW_ERROR);
+    expect(result.error).toBe('VmExport.FinishFailed');
     expect(result.entered(N.FINISH_FAILED)).toBe(1);
     expect(result.cause).toContain('boom');
   });
@@ -423,6 +489,7 @@ describe('export workflow, run locally from the synthesized definition', () => {
     [E.QUOTA_NEVER_FREED, N.QUOTA_NEVER_FREED],
     [E.INVALID_INPUT, N.INVALID_INPUT],
     [E.WORKFLOW_ERROR, N.WORKFLOW_ERROR],
+    [E.WATCH_LOST, N.WATCH_LOST_OUTCOME],
   ])('a FAILED outcome %s ends in the Fail state %s with the cause', async (errorName, stateName) => {
     const world = fakeWorld({ completesAfter: 60 });
     world.handlers[N.FINISH] = () => ({

@@ -7,7 +7,7 @@
  * the execution, cancels an unfinished task and optionally deletes the exported object.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { EC2Client, ExportTask } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -24,14 +24,18 @@ import type {
 import {
   ERROR_INVALID_INPUT,
   ERROR_QUOTA_FULL,
+  EXECUTION_STOPPED_BY_PROVIDER,
   EXPORT_AFFECTING_PROPERTIES,
   ExportResourceData,
   ExportResourceProperties,
   NormalizedRequest,
+  StartResult,
   TAG_CLIENT_TOKEN,
   TAG_EXPORT_HASH,
   WorkflowInput,
 } from '../shared/contract';
+import { exportRecordOf, ExportRecord } from './record';
+import { CLIENT_CONFIG } from '../shared/clients';
 import { errorCode, errorMessage, isNotFound, VmExportError } from '../shared/ec2-errors';
 import { cancelExport, findTaskByTag, isCancellable, startExport, tagValue } from '../shared/export-task';
 import {
@@ -45,10 +49,10 @@ import { normalizeRequest, objectKeyFor, s3UriFor } from '../shared/normalize';
 import { runPreflightWithCanonicalId } from '../shared/preflight';
 import { MAX_REASON_CHARS, truncate } from '../shared/truncate';
 
-const sfn = new SFNClient({});
-const ec2 = new EC2Client({});
-const s3 = new S3Client({});
-const cfn = new CloudFormationClient({});
+const sfn = new SFNClient(CLIENT_CONFIG);
+const ec2 = new EC2Client(CLIENT_CONFIG);
+const s3 = new S3Client(CLIENT_CONFIG);
+const cfn = new CloudFormationClient(CLIENT_CONFIG);
 
 /** The SDK clients the handler uses. */
 export interface ProviderClients {
@@ -177,7 +181,7 @@ export async function stopIfRunning(clients: ProviderClients, executionArn: stri
     if (out.status !== 'RUNNING') {
       return;
     }
-    await clients.sfn.send(new StopExecutionCommand({ executionArn, error: 'VmExport.Stopped', cause }));
+    await clients.sfn.send(new StopExecutionCommand({ executionArn, error: EXECUTION_STOPPED_BY_PROVIDER, cause }));
   } catch (err) {
     if (errorCode(err) !== 'ExecutionDoesNotExist') {
       throw err;
@@ -187,13 +191,13 @@ export async function stopIfRunning(clients: ProviderClients, executionArn: stri
 
 type KeyParts = Pick<NormalizedRequest, 's3Bucket' | 's3Prefix' | 'objectExtension'>;
 
-function taskData(request: KeyParts, task: Pick<ExportTask, 'ExportTaskId'>): Partial<ExportResourceData> {
-  const id = task.ExportTaskId;
-  if (!id) {
+/** The attributes of an export task: its id and the key it reported (else the documented key). */
+function taskData(request: KeyParts, exportTaskId: string | undefined, reportedKey?: string): Partial<ExportResourceData> {
+  if (!exportTaskId) {
     return {};
   }
-  const key = objectKeyFor(request.s3Prefix, id, request.objectExtension);
-  return { ExportTaskId: id, ExportObjectKey: key, ExportObjectUri: s3UriFor(request.s3Bucket, key) };
+  const key = reportedKey || objectKeyFor(request.s3Prefix, exportTaskId, request.objectExtension);
+  return { ExportTaskId: exportTaskId, ExportObjectKey: key, ExportObjectUri: s3UriFor(request.s3Bucket, key) };
 }
 
 /**
@@ -246,9 +250,9 @@ export async function startNewExport(
     return { PhysicalResourceId: executionArn, Data: { ExecutionArn: executionArn } };
   }
 
-  let exportTaskId: string;
+  let started: StartResult;
   try {
-    exportTaskId = (await startExport(clients.ec2, request)).exportTaskId;
+    started = await startExport(clients.ec2, request);
   } catch (err) {
     // The task may exist although the call failed (e.g. the answer was lost): cancel it.
     await undo(clients, undefined, undefined, clientToken);
@@ -258,18 +262,21 @@ export async function startNewExport(
     }
     throw err;
   }
+  // The execution's name (and so the physical id) carries the task id from now on.
+  const exportTaskId = started.exportTaskId;
+  const watchName = executionNameFor(clientToken, exportTaskId);
   try {
-    const executionArn = await startExecution(clients, props.StateMachineArn, name,
+    const executionArn = await startExecution(clients, props.StateMachineArn, watchName,
       { ...base, adoptExportTaskId: exportTaskId });
     log({ message: 'export started', instanceId: props.InstanceId, exportTaskId, executionArn });
     return {
       PhysicalResourceId: executionArn,
-      Data: { ExecutionArn: executionArn, ...taskData(request, { ExportTaskId: exportTaskId }) },
+      Data: { ExecutionArn: executionArn, ...taskData(request, exportTaskId, started.s3Key) },
     };
   } catch (err) {
     // The Provider framework ignores the Delete after a failed Create: undo the task first (and
     // the execution, which may have started although the call failed).
-    await undo(clients, executionArnFor(props.StateMachineArn, name), exportTaskId, clientToken);
+    await undo(clients, executionArnFor(props.StateMachineArn, watchName), exportTaskId, clientToken);
     throw err;
   }
 }
@@ -310,18 +317,101 @@ async function isRollingBack(clients: ProviderClients, stackId: string): Promise
   }
 }
 
-/** The attributes of an unchanged resource (looked up again: Update must return them all). */
-async function currentData(clients: ProviderClients, props: Props, physicalId: string, executionArn: string): Promise<ExportResourceData> {
+/** The attributes of an unchanged resource (rebuilt from its record: Update must return them all). */
+async function currentData(clients: ProviderClients, props: Props, physicalId: string): Promise<ExportResourceData> {
   if (isTrue(props.WaitForCompletion)) {
-    return { ExecutionArn: executionArn };
+    return { ExecutionArn: physicalId };
   }
-  const token = clientTokenOfPhysicalId(physicalId);
-  const task = token ? await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, token) : undefined;
-  const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
-  return { ExecutionArn: executionArn, ...(task ? taskData(request, task) : {}) };
+  const record = await exportRecordOf(clients, physicalId);
+  const request = normalizeRequest(workflowInputOf(props, { clientToken: clientTokenOfPhysicalId(physicalId) }));
+  return { ExecutionArn: physicalId, ...taskData(request, record.exportTaskId, record.s3Key) };
 }
 
-/** Update: see the cases in the comments. */
+/**
+ * A rollback to properties whose export exists: answer with that export instead of starting
+ * another. Undefined when no such export can be found.
+ */
+async function rollbackReuse(clients: ProviderClients, event: CloudFormationCustomResourceUpdateEvent): Promise<ProviderResponse | undefined> {
+  const props = event.ResourceProperties as unknown as Props;
+  const waitForCompletion = isTrue(props.WaitForCompletion);
+  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+  const task = await findTaskByTag(clients.ec2, TAG_EXPORT_HASH, exportHash, ['completed', 'active']);
+  const token = task ? tagValue(task, TAG_CLIENT_TOKEN) : undefined;
+  if (!task || !token) {
+    return undefined;
+  }
+  const name = executionNameFor(token, waitForCompletion ? undefined : task.ExportTaskId);
+  const executionArn = executionArnFor(props.StateMachineArn, name);
+  log({ message: 'rollback reuses export', instanceId: props.InstanceId, exportTaskId: task.ExportTaskId, executionArn });
+  const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
+  return {
+    PhysicalResourceId: executionArn,
+    Data: { ExecutionArn: executionArn, ...(waitForCompletion ? {} : taskData(request, task.ExportTaskId, task.ExportToS3Task?.S3Key)) },
+  };
+}
+
+/**
+ * A rollback whose earlier export EC2 no longer lists. With a wait condition, the old wait
+ * condition (which the rollback keeps) still holds the attributes: answer without starting a
+ * second export. Without one, the attributes cannot be rebuilt: refuse clearly.
+ */
+function rollbackWithoutRecord(event: CloudFormationCustomResourceUpdateEvent): ProviderResponse {
+  const props = event.ResourceProperties as unknown as Props;
+  if (!isTrue(props.WaitForCompletion)) {
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      `The rollback of ${props.InstanceId} needs the export of its earlier properties, which EC2 no longer lists; no second export was started. Continue the rollback skipping this resource (aws cloudformation continue-update-rollback --resources-to-skip ${event.LogicalResourceId}), then deploy again.`);
+  }
+  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+  const executionArn = executionArnFor(props.StateMachineArn, executionNameFor(exportHash));
+  log({ message: 'rollback keeps the earlier export unchanged (not listed any more)', instanceId: props.InstanceId, executionArn });
+  return { PhysicalResourceId: executionArn, Data: { ExecutionArn: executionArn } };
+}
+
+/** (b) The export changed but the wait condition did not: its signal would be stale. */
+function refuseStaleWaitCondition(oldProps: Props, props: Props, changed: string[]): never {
+  const value = (p: Props, k: string) => String((p as unknown as Record<string, unknown>)[k] ?? '');
+  const diff = changed.map((k) => `${k} '${value(oldProps, k)}' -> '${value(props, k)}'`).join(', ');
+  throw new VmExportError(ERROR_INVALID_INPUT,
+    truncate(`The export of ${props.InstanceId} changed (${diff}) but its wait condition was not replaced, so the deployment could not wait for the new export. Set the construct's \`revision\` prop to a new value (or pass a literal instance id) so that the wait condition is replaced with the export, and deploy again.`, MAX_REASON_CHARS));
+}
+
+/** What a new execution watching an earlier export is told about it. */
+function adoptionOf(record: ExportRecord): Partial<WorkflowInput> {
+  if (!record.exportTaskId) {
+    return {};
+  }
+  const completedKey = record.state === 'completed' && record.s3Key ? { completedExportS3Key: record.s3Key } : {};
+  return { adoptExportTaskId: record.exportTaskId, ...completedKey };
+}
+
+/** (c) Same export, new wait condition (e.g. a new timeout): watch the same task again. */
+async function rewatch(clients: ProviderClients, event: CloudFormationCustomResourceUpdateEvent): Promise<ProviderResponse> {
+  const props = event.ResourceProperties as unknown as Props;
+  const physicalId = event.PhysicalResourceId;
+  const oldToken = clientTokenOfPhysicalId(physicalId)!;
+  const record = await exportRecordOf(clients, physicalId);
+  if (!record.exportTaskId && record.executionStatus === undefined) {
+    // Started once under this token: never start it twice, even if EC2 forgot the task. (An
+    // execution that is still known but created no task exported nothing: watching again is safe.)
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      `The export of ${props.InstanceId} cannot be found any more (neither EC2 nor the execution ${physicalId} knows its task), so its new wait condition cannot be signalled and no second export was started. Set the construct's \`revision\` prop to a new value to export again, and deploy again.`);
+  }
+  await stopIfRunning(clients, physicalId, 'Replaced by a new execution watching the same export (the wait condition changed).');
+  const input = workflowInputOf(props, {
+    preflight: false,
+    clientToken: oldToken,
+    exportHash: exportHashOf(event.StackId, event.LogicalResourceId, props),
+    waitConditionHandleUrl: props.WaitConditionHandle,
+    ...adoptionOf(record),
+  });
+  normalizeRequest(input);
+  const name = executionNameFor(shortHash([oldToken, event.RequestId]));
+  const executionArn = await startExecution(clients, props.StateMachineArn, name, input);
+  log({ message: 'export watched by a new execution', instanceId: props.InstanceId, exportTaskId: record.exportTaskId, source: record.source, executionArn });
+  return { PhysicalResourceId: physicalId, Data: { ExecutionArn: executionArn } };
+}
+
+/** Update: a different export (a), a stale wait condition (b), a new wait condition (c), or nothing (d). */
 export async function onUpdate(clients: ProviderClients, event: CloudFormationCustomResourceUpdateEvent): Promise<ProviderResponse> {
   const props = event.ResourceProperties as unknown as Props;
   const oldProps = event.OldResourceProperties as unknown as Props;
@@ -333,88 +423,70 @@ export async function onUpdate(clients: ProviderClients, event: CloudFormationCu
   if (changed.length > 0) {
     const rollingBack = await isRollingBack(clients, event.StackId);
     if (handleChanged || !waitForCompletion) {
-      // (a) A different export. On rollback, reuse the export of these properties if any.
       if (rollingBack) {
-        const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
-        const task = await findTaskByTag(clients.ec2, TAG_EXPORT_HASH, exportHash, ['completed', 'active']);
-        const token = task ? tagValue(task, TAG_CLIENT_TOKEN) : undefined;
-        if (task && token) {
-          const executionArn = executionArnFor(props.StateMachineArn, executionNameFor(token));
-          log({ message: 'rollback reuses export', instanceId: props.InstanceId, exportTaskId: task.ExportTaskId, executionArn });
-          const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
-          return {
-            PhysicalResourceId: executionArn,
-            Data: { ExecutionArn: executionArn, ...(waitForCompletion ? {} : taskData(request, task)) },
-          };
-        }
+        return await rollbackReuse(clients, event) ?? rollbackWithoutRecord(event);
       }
       return startNewExport(clients, event);
     }
-    // (b) The export changed but the wait condition did not: its signal would be stale.
     if (rollingBack) {
-      return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId, physicalId) };
+      return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId) };
     }
-    const value = (p: Props, k: string) => String((p as unknown as Record<string, unknown>)[k] ?? '');
-    const diff = changed.map((k) => `${k} '${value(oldProps, k)}' -> '${value(props, k)}'`).join(', ');
-    throw new VmExportError(ERROR_INVALID_INPUT,
-      truncate(`The export of ${props.InstanceId} changed (${diff}) but its wait condition was not replaced, so the deployment could not wait for the new export. Set the construct's \`revision\` prop to a new value (or pass a literal instance id) so that the wait condition is replaced with the export, and deploy again.`, MAX_REASON_CHARS));
+    refuseStaleWaitCondition(oldProps, props, changed);
   }
-
   if (handleChanged && waitForCompletion) {
-    // (c) Same export, new wait condition (e.g. a new timeout): watch the same task again.
-    const oldToken = clientTokenOfPhysicalId(physicalId);
-    if (!oldToken) {
-      return startNewExport(clients, event);
-    }
-    await stopIfRunning(clients, physicalId, 'Replaced by a new execution watching the same export (the wait condition changed).');
-    const task = await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, oldToken);
-    const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
-    const input = workflowInputOf(props, {
-      preflight: false,
-      clientToken: oldToken,
-      exportHash,
-      waitConditionHandleUrl: props.WaitConditionHandle,
-      ...(task?.ExportTaskId ? { adoptExportTaskId: task.ExportTaskId } : {}),
-    });
-    normalizeRequest(input);
-    const name = executionNameFor(shortHash([oldToken, event.RequestId]));
-    const executionArn = await startExecution(clients, props.StateMachineArn, name, input);
-    log({ message: 'export watched by a new execution', instanceId: props.InstanceId, exportTaskId: task?.ExportTaskId, executionArn });
-    return { PhysicalResourceId: physicalId, Data: { ExecutionArn: executionArn } };
+    return clientTokenOfPhysicalId(physicalId) ? rewatch(clients, event) : startNewExport(clients, event);
   }
-
-  // (d) Nothing export-affecting changed.
-  return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId, physicalId) };
+  return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId) };
 }
 
-/** Delete: stop the execution, cancel an unfinished task, optionally delete the object. */
+/** Deletes the exported object of a completed export (opt-in); a missing object is fine. */
+async function deleteExportedObject(clients: ProviderClients, props: Props, physicalId: string, record: ExportRecord): Promise<void> {
+  const request = normalizeRequest(workflowInputOf(props, { clientToken: clientTokenOfPhysicalId(physicalId) }));
+  const bucket = record.task?.ExportToS3Task?.S3Bucket || props.S3Bucket;
+  const key = taskData(request, record.exportTaskId, record.s3Key).ExportObjectKey;
+  if (!key) {
+    log({ level: 'warning', message: 'exported object not deleted: its task is not known any more', physicalId, bucket });
+    return;
+  }
+  try {
+    await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    log({ message: 'exported object deleted', bucket, key, source: record.source });
+  } catch (err) {
+    if (!isNotFound(err)) {
+      throw err;
+    }
+  }
+}
+
+/**
+ * Delete: stop the execution, cancel a task EC2 lists as unfinished, optionally delete the
+ * object of a completed export. A task EC2 no longer lists is finished: nothing is cancelled.
+ */
 export async function onDelete(clients: ProviderClients, event: CloudFormationCustomResourceDeleteEvent): Promise<ProviderResponse> {
   const props = event.ResourceProperties as unknown as Props;
   const physicalId = event.PhysicalResourceId;
-  const token = clientTokenOfPhysicalId(physicalId);
-  if (!token) {
+  if (!clientTokenOfPhysicalId(physicalId)) {
     // Not an execution this handler started (e.g. the Provider's marker after a failed Create).
     return { PhysicalResourceId: physicalId };
   }
   await stopIfRunning(clients, physicalId, 'The export resource was deleted.');
-  const task = await findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, token);
-  if (task && isCancellable(task)) {
-    const result = await cancelExport(clients.ec2, task.ExportTaskId!);
-    log({ message: 'export task cancelled', exportTaskId: task.ExportTaskId, result });
-  } else if (task?.State === 'completed' && isTrue(props.DeleteObjectOnDelete)) {
-    const bucket = task.ExportToS3Task?.S3Bucket || props.S3Bucket;
-    const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
-    const key = task.ExportToS3Task?.S3Key || objectKeyFor(request.s3Prefix, task.ExportTaskId!, request.objectExtension);
-    try {
-      await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      log({ message: 'exported object deleted', bucket, key });
-    } catch (err) {
-      if (!isNotFound(err)) {
-        throw err;
-      }
-    }
+  const record = await exportRecordOf(clients, physicalId);
+  if (record.task && isCancellable(record.task)) {
+    const result = await cancelExport(clients.ec2, record.exportTaskId!);
+    log({ message: 'export task cancelled', exportTaskId: record.exportTaskId, result });
+  } else if (isTrue(props.DeleteObjectOnDelete) && isCompletedOrForgotten(record)) {
+    await deleteExportedObject(clients, props, physicalId, record);
   }
   return { PhysicalResourceId: physicalId };
+}
+
+/**
+ * True when the export completed, or may have: a task EC2 no longer lists but whose id the
+ * physical id carries (an export that did not wait) is finished, and deleting a key that does
+ * not exist (a cancelled export) is harmless.
+ */
+function isCompletedOrForgotten(record: ExportRecord): boolean {
+  return record.state === 'completed' || (record.source === 'physical-id' && !!record.exportTaskId);
 }
 
 /** onEvent with explicit clients (tests). */

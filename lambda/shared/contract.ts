@@ -43,6 +43,12 @@ export interface WorkflowInput {
   readonly exportHash?: string;
   /** Optional. Watch this existing task instead of starting one. */
   readonly adoptExportTaskId?: string;
+  /**
+   * Optional, with adoptExportTaskId only. The adopted task already completed and wrote this
+   * object key (recorded when it completed): the workflow reports success with it even when
+   * DescribeExportTasks no longer lists the task.
+   */
+  readonly completedExportS3Key?: string;
   /** Optional. The canonical ID the bucket must grant (preflight checks the ACL); default: the region's. */
   readonly canonicalId?: string;
   /** Optional. An AWS::CloudFormation::WaitConditionHandle URL to signal at the end. */
@@ -125,10 +131,13 @@ export interface NormalizedRequest {
   readonly clientToken: string;
   readonly exportHash?: string;
   readonly adoptExportTaskId?: string;
+  readonly completedExportS3Key?: string;
   readonly canonicalId?: string;
   readonly waitConditionHandleUrl?: string;
   /** `<prefix>` + `<task id>` + this extension makes the object key: `.ova`, `.vmdk` or `.vhd`. */
   readonly objectExtension: string;
+  /** Set by `prepare`: epoch milliseconds after which `start` creates no task (the deadline). */
+  readonly notAfter?: number;
 }
 
 /**
@@ -143,8 +152,9 @@ export interface PrepareEvent {
 
 /**
  * `start`: adopt `adoptExportTaskId`, or the task tagged with this client token, or else call
- * CreateInstanceExportTask once. Returns StartResult. Throws ERROR_QUOTA_FULL,
- * ERROR_THROTTLED (both retried by the workflow with backoff) or ERROR_EXPORT_REJECTED.
+ * CreateInstanceExportTask once (never after `notAfter`). Returns StartResult. Throws
+ * ERROR_QUOTA_FULL, ERROR_THROTTLED, ERROR_TRANSIENT (retried by the workflow with backoff),
+ * ERROR_EXPORT_REJECTED or ERROR_DEADLINE_PASSED.
  */
 export interface StartEvent {
   readonly action: 'start';
@@ -154,6 +164,8 @@ export interface StartEvent {
 export interface StartResult {
   readonly exportTaskId: string;
   readonly state: string;
+  /** The object key the task reported, when the answer had one. */
+  readonly s3Key?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   ERROR_EXPORT_REJECTED,
   ERROR_QUOTA_FULL,
   ERROR_THROTTLED,
+  ERROR_TRANSIENT,
 } from './contract';
 import { truncate } from './truncate';
 
@@ -73,14 +74,83 @@ export function throttledError(err: unknown, what: string): VmExportError {
     `AWS throttled ${what} (${errorCode(err)}: ${errorMessage(err)}). The workflow retries with backoff; if it persists, lower the API call rate in this account and region.`);
 }
 
-/** True when the service says the conversion-task quota is full. */
-export function isQuotaFull(err: unknown): boolean {
+/** Server-side error codes that are documented as, or behave as, "try again". */
+const TRANSIENT_CODES = new Set([
+  'InternalError',
+  'InternalFailure',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'Unavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+]);
+
+/** Node.js and SDK names of failed connections and requests that timed out. */
+const NETWORK_ERRORS = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN',
+  'ENETUNREACH', 'EHOSTUNREACH', 'TimeoutError', 'AbortError',
+]);
+
+/**
+ * True for errors that pass: InternalError, Unavailable and the like, any HTTP 5xx answer, and
+ * network errors or timed-out requests (no HTTP answer at all). Throttling is reported apart
+ * (isThrottling), though it passes too.
+ */
+export function isTransient(err: unknown): boolean {
+  if (isThrottling(err)) {
+    return false;
+  }
   const code = errorCode(err);
-  if (code === 'ResourceLimitExceeded') {
+  if (TRANSIENT_CODES.has(code) || NETWORK_ERRORS.has(code)) {
     return true;
   }
-  const msg = errorMessage(err).toLowerCase();
-  return /conversion[ -]?tasks?/.test(msg) && /(limit|maximum|exceed|quota)/.test(msg);
+  const e = err as { $fault?: unknown; $metadata?: { httpStatusCode?: number }; code?: unknown } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  if (typeof status === 'number' && status >= 500) {
+    return true;
+  }
+  return typeof e?.code === 'string' && NETWORK_ERRORS.has(e.code);
+}
+
+/** A VmExport.Transient error that keeps the service's code and message. */
+export function transientError(err: unknown, what: string): VmExportError {
+  return new VmExportError(ERROR_TRANSIENT,
+    `${what} failed with a transient error (${errorCode(err)}: ${errorMessage(err)}). The workflow retries with backoff.`);
+}
+
+/**
+ * The library's name for an error that passes (VmExport.Throttled or VmExport.Transient), or
+ * the error itself. Every step that calls AWS throws through this, so that the workflow retries
+ * every transient error, wherever it happens.
+ */
+export function retryableOr(err: unknown, what: string): unknown {
+  if (err instanceof VmExportError) {
+    return err;
+  }
+  if (isThrottling(err)) {
+    return throttledError(err, what);
+  }
+  if (isTransient(err)) {
+    return transientError(err, what);
+  }
+  return err;
+}
+
+/** Phrases of the (unpublished) messages about a full conversion-task quota. */
+const QUOTA_MESSAGE = /(too many|maximum|max|limit|quota|exceed).*(active|concurrent|running|conversion|export).*tasks?|(active|concurrent|conversion|export)[ -]?tasks?.*(limit|maximum|exceed|quota|too many)/;
+
+/**
+ * True when the service says the conversion-task quota is full. Nobody has published the real
+ * error code, so (SPEC section 3): every `*LimitExceeded` code except RequestLimitExceeded
+ * (throttling), and every message about too many active or concurrent conversion or export tasks.
+ */
+export function isQuotaFull(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code !== 'RequestLimitExceeded' && /LimitExceeded$/.test(code)) {
+    return true;
+  }
+  return QUOTA_MESSAGE.test(errorMessage(err).toLowerCase());
 }
 
 /** Error codes (exact or prefix) that mean the service refused this export for good. */
@@ -130,10 +200,12 @@ export function mapStartError(err: unknown, instanceId: string): unknown {
   if (err instanceof VmExportError) {
     return err;
   }
-  if (isThrottling(err)) {
-    return throttledError(err, `CreateInstanceExportTask for ${instanceId}`);
+  if (isThrottling(err) || isTransient(err)) {
+    return retryableOr(err, `CreateInstanceExportTask for ${instanceId}`);
   }
   if (isQuotaFull(err)) {
+    // The quota's real error code is unpublished: keep the raw code and message in the logs.
+    console.log(JSON.stringify({ message: 'conversion-task quota full', instanceId, code: errorCode(err), error: errorMessage(err) }));
     return new VmExportError(ERROR_QUOTA_FULL,
       `The conversion-task quota of this region is full; the export of ${instanceId} waits for a free slot (${errorCode(err)}: ${errorMessage(err)}). The default quota is 5 concurrent tasks per region, adjustable to 20 via Service Quotas.`);
   }

@@ -18,7 +18,7 @@ import {
   TAG_MANAGED,
   TAG_MANAGED_VALUE,
 } from './contract';
-import { errorCode, errorMessage, isThrottling, mapStartError, throttledError, VmExportError } from './ec2-errors';
+import { errorCode, errorMessage, isThrottling, isTransient, mapStartError, retryableOr, VmExportError } from './ec2-errors';
 
 /** Preference when several tasks carry the same tag: the most useful state first. */
 const STATE_RANK: Record<string, number> = { completed: 0, active: 1, cancelling: 2, cancelled: 3 };
@@ -33,10 +33,7 @@ async function describe(ec2: EC2Client, ids: string[] | undefined): Promise<Expo
     const out = await ec2.send(new DescribeExportTasksCommand(ids ? { ExportTaskIds: ids } : {}));
     return out.ExportTasks ?? [];
   } catch (err) {
-    if (isThrottling(err)) {
-      throw throttledError(err, 'DescribeExportTasks');
-    }
-    throw err;
+    throw retryableOr(err, 'DescribeExportTasks');
   }
 }
 
@@ -94,26 +91,22 @@ export function taskTags(request: NormalizedRequest): Tag[] {
   ];
 }
 
-/**
- * Starts the export of a request at most once: adopts `adoptExportTaskId`, else the task
- * tagged with the client token, else calls CreateInstanceExportTask. Throws
- * VmExport.QuotaFull, VmExport.Throttled or VmExport.ExportRejected.
- */
-export async function startExport(ec2: EC2Client, request: NormalizedRequest): Promise<StartResult> {
-  if (request.adoptExportTaskId) {
-    const adopted = await findTaskById(ec2, request.adoptExportTaskId);
-    if (!adopted) {
-      throw new VmExportError(ERROR_EXPORT_REJECTED,
-        `Export task ${request.adoptExportTaskId} (to adopt for ${request.instanceId}) does not exist: pass the id of an existing instance export task, or omit adoptExportTaskId to start one.`);
-    }
+/** The adopted task: listed, or known to have completed although EC2 no longer lists it. */
+async function adopt(ec2: EC2Client, request: NormalizedRequest): Promise<StartResult> {
+  const id = request.adoptExportTaskId!;
+  const adopted = await findTaskById(ec2, id);
+  if (adopted) {
     return { exportTaskId: adopted.ExportTaskId!, state: adopted.State ?? 'active' };
   }
-
-  const existing = await findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
-  if (existing) {
-    return { exportTaskId: existing.ExportTaskId!, state: existing.State ?? 'active' };
+  if (request.completedExportS3Key) {
+    // How long finished tasks stay listed is undocumented: what was recorded at completion counts.
+    return { exportTaskId: id, state: 'completed' };
   }
+  throw new VmExportError(ERROR_EXPORT_REJECTED,
+    `Export task ${id} (to adopt for ${request.instanceId}) does not exist: pass the id of an existing instance export task, or omit adoptExportTaskId to start one.`);
+}
 
+async function create(ec2: EC2Client, request: NormalizedRequest): Promise<StartResult> {
   try {
     const out = await ec2.send(new CreateInstanceExportTaskCommand({
       InstanceId: request.instanceId,
@@ -132,14 +125,41 @@ export async function startExport(ec2: EC2Client, request: NormalizedRequest): P
       // The task may exist all the same: find it by its client token before giving up.
       const created = await findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
       if (created?.ExportTaskId) {
-        return { exportTaskId: created.ExportTaskId, state: created.State ?? 'active' };
+        return startResultOf(created);
       }
       throw new Error(`CreateInstanceExportTask for ${request.instanceId} returned no task id`);
     }
-    return { exportTaskId: task.ExportTaskId, state: typeof task.State === 'string' ? task.State : 'active' };
+    return startResultOf(task);
   } catch (err) {
     throw mapStartError(err, request.instanceId);
   }
+}
+
+function startResultOf(task: ExportTask): StartResult {
+  const s3Key = task.ExportToS3Task?.S3Key;
+  return {
+    exportTaskId: task.ExportTaskId!,
+    state: typeof task.State === 'string' ? task.State : 'active',
+    ...(typeof s3Key === 'string' && s3Key !== '' ? { s3Key } : {}),
+  };
+}
+
+/**
+ * Starts the export of a request at most once: adopts `adoptExportTaskId`, else the task
+ * tagged with the client token, else calls CreateInstanceExportTask (after `beforeCreate`,
+ * which may throw to refuse). Throws VmExport.QuotaFull, VmExport.Throttled,
+ * VmExport.Transient or VmExport.ExportRejected.
+ */
+export async function startExport(ec2: EC2Client, request: NormalizedRequest, beforeCreate: () => void = () => undefined): Promise<StartResult> {
+  if (request.adoptExportTaskId) {
+    return adopt(ec2, request);
+  }
+  const existing = await findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
+  if (existing) {
+    return startResultOf(existing);
+  }
+  beforeCreate();
+  return create(ec2, request);
 }
 
 /** True when CancelExportTask failed because there is nothing left to cancel. */
@@ -165,8 +185,8 @@ export async function cancelExport(ec2: EC2Client, exportTaskId: string): Promis
     await ec2.send(new CancelExportTaskCommand({ ExportTaskId: exportTaskId }));
     return 'cancelled';
   } catch (err) {
-    if (isThrottling(err)) {
-      throw throttledError(err, `CancelExportTask ${exportTaskId}`);
+    if (isThrottling(err) || isTransient(err)) {
+      throw retryableOr(err, `CancelExportTask ${exportTaskId}`);
     }
     if (isNothingToCancel(err)) {
       return 'nothing-to-cancel';

@@ -21,14 +21,25 @@ export function clientTokenFor(stackId: string, logicalResourceId: string, reque
   return shortHash([stackId, logicalResourceId, requestId]);
 }
 
-/** The execution name that carries a client token. */
-export function executionNameFor(clientToken: string): string {
-  return EXECUTION_NAME_PREFIX + clientToken;
+/**
+ * The execution name that carries a client token and, once known, the export task id
+ * (`vmx-<token>` or `vmx-<token>-<task id>`, at most 80 characters): the custom resource's
+ * physical id is the execution ARN, so the task id then outlives DescribeExportTasks' memory.
+ */
+export function executionNameFor(clientToken: string, exportTaskId?: string): string {
+  return EXECUTION_NAME_PREFIX + clientToken + (exportTaskId ? `-${exportTaskId}` : '');
 }
+
+const EXECUTION_NAME = /^vmx-([^-]+)(?:-(export-[A-Za-z0-9-]+))?$/;
 
 /** The client token carried by an execution name, or undefined for other names. */
 export function clientTokenOfExecutionName(name: string): string | undefined {
-  return name.startsWith(EXECUTION_NAME_PREFIX) ? name.slice(EXECUTION_NAME_PREFIX.length) : undefined;
+  return EXECUTION_NAME.exec(name)?.[1];
+}
+
+/** The export task id carried by an execution name, or undefined. */
+export function exportTaskIdOfExecutionName(name: string): string | undefined {
+  return EXECUTION_NAME.exec(name)?.[2];
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   ERROR_INVALID_INPUT,
   ExportTag,
   NormalizedRequest,
+  PREFIX_FORBIDDEN_CHARACTERS,
   TAG_CLIENT_TOKEN,
   TAG_EXPORT_HASH,
   TAG_MANAGED,
@@ -120,6 +121,10 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   if (s3Prefix === undefined || s3Prefix === '') {
     s3Prefix = DEFAULT_S3_PREFIX;
   }
+  const forbidden = PREFIX_FORBIDDEN_CHARACTERS.filter((c) => s3Prefix!.includes(c));
+  if (forbidden.length > 0) {
+    problems.push(`s3Prefix ${show(s3Prefix)} contains ${forbidden.map((c) => `'${c}'`).join(', ')}: a prefix may not contain ${PREFIX_FORBIDDEN_CHARACTERS.map((c) => `'${c}'`).join(', ')} (the library reports the object key through a CloudFormation wait condition, which cannot carry them); choose a prefix without them.`);
+  }
   if (s3Prefix.startsWith('/')) {
     problems.push(`s3Prefix ${show(s3Prefix)} must not start with '/': S3 keys have no leading slash, e.g. 'exports/'.`);
   } else if (!s3Prefix.endsWith('/')) {
@@ -180,6 +185,10 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   if (adoptExportTaskId !== undefined && !TASK_ID.test(adoptExportTaskId)) {
     problems.push(`adoptExportTaskId ${show(adoptExportTaskId)} is not an instance export task id: use export-i- followed by 8 or 17 hex characters.`);
   }
+  const completedExportS3Key = str('completedExportS3Key') || undefined;
+  if (completedExportS3Key !== undefined && adoptExportTaskId === undefined) {
+    problems.push('completedExportS3Key is only valid with adoptExportTaskId: pass the id of the completed task too, or omit it.');
+  }
   const canonicalId = str('canonicalId') || undefined;
   if (canonicalId !== undefined && !CANONICAL_ID_PATTERN.test(canonicalId)) {
     problems.push(`canonicalId ${show(canonicalId)} is not a canonical user id: use 64 lower-case hex characters, or omit it to use the region's VM Import/Export id.`);
@@ -207,6 +216,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
     clientToken,
     ...(exportHash ? { exportHash } : {}),
     ...(adoptExportTaskId ? { adoptExportTaskId } : {}),
+    ...(completedExportS3Key ? { completedExportS3Key } : {}),
     ...(canonicalId ? { canonicalId } : {}),
     ...(waitConditionHandleUrl ? { waitConditionHandleUrl } : {}),
     objectExtension,

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { normalizeBucketRegion } from './bucket-region';
 import { ERROR_PREFLIGHT_FAILED } from './contract';
-import { errorCode, isNotFound, isThrottling, throttledError, VmExportError } from './ec2-errors';
+import { errorCode, isNotFound, retryableOr, VmExportError } from './ec2-errors';
 import { canonicalIdForRegion } from '../../src/canonical-id-table';
 
 /** The largest volume VM Import/Export exports, in GiB. */
@@ -40,10 +40,7 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (isThrottling(err)) {
-      throw throttledError(err, what);
-    }
-    throw err;
+    throw retryableOr(err, what);
   }
 }
 

@@ -596,6 +596,16 @@ export const BAD_INPUTS: readonly BadInputRow[] = [
     trigger: exportWith({ prefix: '/vms/' }),
   },
   {
+    name: 'export: prefix with a character the wait condition cannot carry',
+    surface: EXPORT_PROPS,
+    stage: 'synth',
+    error: 'the object key is reported through a CloudFormation wait condition',
+    cause: 'the prefix contains `|`, `"` or a backslash, which the wait condition\'s Data cannot carry intact',
+    fix: 'choose a prefix without them',
+    expect: [/prefix 'vms\|2024\/' contains '\|'/, /Choose a prefix without them/],
+    trigger: exportWith({ prefix: 'vms|2024/' }),
+  },
+  {
     name: 'export: prefix without a trailing slash',
     surface: EXPORT_PROPS,
     stage: 'synth',

@@ -30,11 +30,14 @@ export class LocalDeployment {
   public readonly stackId: string;
   public readonly stackName: string;
   public readonly refs: Record<string, unknown> = {};
+  /** The physical bucket names given (to deploy another version of the template alike). */
+  public readonly bucketNames: Record<string, string>;
   private requestCounter = 0;
 
   constructor(public readonly fake: FakeAws, public readonly template: Json, options: DeploymentOptions = {}) {
     const { region, accountId } = fake.world;
     this.stackName = options.stackName ?? 'E2eStack';
+    this.bucketNames = options.bucketNames ?? {};
     this.stackId = `arn:aws:cloudformation:${region}:${accountId}:stack/${this.stackName}/00000000-0000-0000-0000-000000000001`;
     for (const [id, resource] of Object.entries<Json>(template.Resources ?? {})) {
       const type: string = resource.Type;
@@ -120,6 +123,20 @@ export class LocalDeployment {
     }
     for (const [id, definition] of Object.entries(definitions)) {
       this.fake.sfn.registerStateMachine(String(this.refs[id]), definition);
+    }
+    this.registerRules();
+  }
+
+  /**
+   * Puts the template's EventBridge rules that target a Lambda function on the fake bus (the
+   * only such rule is the signal backstop, whose target is the export-task function).
+   */
+  public registerRules(): void {
+    for (const id of this.logicalIdsOf('AWS::Events::Rule')) {
+      const props = this.properties(id);
+      const lambdaTargets = (props.Targets ?? []).filter((t: any) => /:lambda:/.test(String(t.Arn)));
+      if (!props.EventPattern || lambdaTargets.length === 0 || this.fake.events.rules.some((r) => r.name === id)) continue;
+      this.fake.events.putRule({ name: id, pattern: props.EventPattern, target: (event) => this.fake.backstopTarget(event) });
     }
   }
 

@@ -57,22 +57,38 @@ export function throttlingError(service: FakeService): Error {
 
 /**
  * How a Step Functions AWS SDK integration (`arn:aws:states:::aws-sdk:ec2:...`) names an EC2
- * error: `generic` gives `Ec2.Ec2Exception` with the code in the Cause (what EC2 is reported to
- * surface, SPEC section 4); `specific` gives `Ec2.<Code>Exception` (e.g.
- * `Ec2.RequestLimitExceededException`).
+ * error. SPEC section 4: the integration's names come from the Java SDK v2 model, and EC2's
+ * model declares no error shapes, so every EC2 error is `Ec2.Ec2Exception` (`generic`, the
+ * default and what real executions show). `specific` (`Ec2.<Code>Exception`) is kept only to
+ * show the workflow does not depend on the name either way.
  */
 export type SfnErrorNaming = 'generic' | 'specific';
 
-/** The error a Step Functions EC2 SDK integration state fails with for an SDK error. */
-export function sfnIntegrationError(sdkError: unknown, naming: SfnErrorNaming): Error {
+/**
+ * The error a Step Functions EC2 SDK integration state fails with for an SDK error. Its Cause
+ * is the Java SDK v2 message: the service's message, then the service, the HTTP status and the
+ * request id, and NOT the error code, e.g. `Request limit exceeded. (Service: Ec2, Status Code:
+ * 503, Request ID: 5f0d...)` (SPEC section 4).
+ */
+export function sfnIntegrationError(sdkError: unknown, naming: SfnErrorNaming = 'generic'): Error {
   const e = sdkError as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
   const code = e.name ?? 'InternalError';
   const status = e.$metadata?.httpStatusCode ?? 400;
   const requestId = e.$metadata?.requestId ?? fakeRequestId();
-  const cause = `${e.message ?? code} (Service: Ec2, Status Code: ${status}, Error Code: ${code}, Request ID: ${requestId})`;
+  const cause = `${e.message ?? 'An error occurred.'} (Service: Ec2, Status Code: ${status}, Request ID: ${requestId})`;
   const error = new Error(cause);
   error.name = naming === 'specific' ? `Ec2.${code.replace(/\./g, '')}Exception` : 'Ec2.Ec2Exception';
   return error;
+}
+
+/** EC2's answer to an internal failure (HTTP 500), as the SDK raises it. */
+export function ec2InternalError(): Error {
+  return awsError('ec2', 'InternalError', 'An internal error has occurred.', 500);
+}
+
+/** EC2's answer to a request it refuses for good (a client error, HTTP 400-series: EC2 API error codes page), as the SDK raises it. */
+export function ec2PermanentError(): Error {
+  return awsError('ec2', 'UnauthorizedOperation', 'You are not authorized to perform this operation.', 400);
 }
 
 /**

@@ -54,8 +54,18 @@ export interface FakeExportTask {
   readonly createdAt: number;
   /** DescribeExportTasks calls that returned it. */
   polls: number;
+  /** Simulated second it completed or was cancelled. */
+  finishedAt?: number;
   readonly behaviour: ExportBehaviour;
 }
+
+/**
+ * What CancelExportTask answers for a task that already completed (undocumented; SPEC section 3
+ * only says it fails): `incorrect-state` (an IncorrectState error), `invalid-parameter` (an
+ * InvalidParameterValue error saying it completed), `succeeds` (no error, and the task and its
+ * object are removed: the answer that would lose an image if the library ever called it).
+ */
+export type CancelCompletedAnswer = 'incorrect-state' | 'invalid-parameter' | 'succeeds';
 
 export interface FakeEc2Options {
   /** The VM Import/Export service's canonical ID the bucket must grant. */
@@ -64,6 +74,19 @@ export interface FakeEc2Options {
   readonly quota?: number;
   /** @default { outcome: 'complete', afterPolls: 3 } */
   readonly defaultBehaviour?: ExportBehaviour;
+  /**
+   * Simulated seconds after which a finished (completed or cancelled) task is no longer listed
+   * by DescribeExportTasks (how long the service keeps them is undocumented). @default never
+   */
+  readonly forgetFinishedAfterSeconds?: number;
+  /** @default 'incorrect-state' */
+  readonly cancelCompletedAnswer?: CancelCompletedAnswer;
+  /**
+   * The error CreateInstanceExportTask answers when the conversion-task quota is full. The real
+   * code is unpublished (SPEC section 3), so tests run every plausible answer.
+   * @default ResourceLimitExceeded, 'You have reached the maximum number of concurrent conversion tasks (<quota>).'
+   */
+  readonly quotaError?: { readonly code: string; readonly message: string };
 }
 
 const TARGETS: Record<string, string> = { vmware: 'vmdk', citrix: 'vhd', microsoft: 'vhd' };
@@ -73,6 +96,9 @@ export class FakeEc2 {
   public readonly tasks = new Map<string, FakeExportTask>();
   public quota: number;
   public defaultBehaviour: ExportBehaviour;
+  public forgetFinishedAfterSeconds: number | undefined;
+  public cancelCompletedAnswer: CancelCompletedAnswer;
+  public quotaError: { readonly code: string; readonly message: string } | undefined;
   public serviceCanonicalId: string;
   private taskCounter = 0;
 
@@ -80,6 +106,16 @@ export class FakeEc2 {
     this.quota = options.quota ?? 5;
     this.defaultBehaviour = options.defaultBehaviour ?? { outcome: 'complete', afterPolls: 3 };
     this.serviceCanonicalId = options.serviceCanonicalId;
+    this.forgetFinishedAfterSeconds = options.forgetFinishedAfterSeconds;
+    this.cancelCompletedAnswer = options.cancelCompletedAnswer ?? 'incorrect-state';
+    this.quotaError = options.quotaError;
+  }
+
+  /** Drops every finished task from the service's memory now (as if its retention ran out). */
+  public forgetFinished(): void {
+    for (const [id, task] of this.tasks) {
+      if (task.State === 'completed' || task.State === 'cancelled') this.tasks.delete(id);
+    }
   }
 
   public addInstance(spec: FakeInstanceSpec): void {
@@ -243,7 +279,8 @@ export class FakeEc2 {
       throw awsError('ec2', 'AuthFailure', 'vm-import-export@amazon.com must have WRITE and READ_ACL permission on the S3 bucket.');
     }
     if (this.tasksIn('active').length >= this.quota) {
-      throw awsError('ec2', 'ResourceLimitExceeded', `You have reached the maximum number of concurrent conversion tasks (${this.quota}).`);
+      const q = this.quotaError ?? { code: 'ResourceLimitExceeded', message: `You have reached the maximum number of concurrent conversion tasks (${this.quota}).` };
+      throw awsError('ec2', q.code, q.message);
     }
     const tags = (input.TagSpecifications ?? [])
       .filter((s: any) => s.ResourceType === 'export-instance-task')
@@ -302,14 +339,30 @@ export class FakeEc2 {
       throw awsError('ec2', 'InvalidExportTaskID.NotFound', `The export task ID '${exportTaskId}' does not exist`);
     }
     if (task.State === 'completed') {
-      throw awsError('ec2', 'IncorrectState', `Export task ${exportTaskId} cannot be cancelled: it is completed.`);
+      this.cancelCompleted(task);
+      return;
     }
     if (task.State === 'cancelled' || task.State === 'cancelling') {
       throw awsError('ec2', 'IncorrectState', `Export task ${exportTaskId} has already been cancelled.`);
     }
     task.State = 'cancelled';
     task.StatusMessage = 'Canceled by user';
+    task.finishedAt = this.world.clock.now;
     this.s3.removeArtifacts(task.ExportToS3Task.S3Bucket, task.ExportToS3Task.S3Key);
+  }
+
+  private cancelCompleted(task: FakeExportTask): void {
+    switch (this.cancelCompletedAnswer) {
+      case 'incorrect-state':
+        throw awsError('ec2', 'IncorrectState', `Export task ${task.ExportTaskId} cannot be cancelled: it is completed.`);
+      case 'invalid-parameter':
+        throw awsError('ec2', 'InvalidParameterValue', `The export task ${task.ExportTaskId} has already completed and cannot be canceled.`);
+      case 'succeeds':
+        task.State = 'cancelled';
+        task.StatusMessage = 'Canceled by user';
+        this.s3.removeArtifacts(task.ExportToS3Task.S3Bucket, task.ExportToS3Task.S3Key);
+        return;
+    }
   }
 
   /** Applies the clock to every active task (time-based behaviours). */
@@ -318,6 +371,7 @@ export class FakeEc2 {
   }
 
   private advance(task: FakeExportTask): void {
+    this.forgetIfDue(task);
     if (task.State !== 'active') return;
     const b = task.behaviour;
     const outcome = b.outcome ?? 'complete';
@@ -333,5 +387,12 @@ export class FakeEc2 {
       task.State = 'completed';
       this.s3.completeUpload(task.ExportToS3Task.S3Bucket, task.ExportToS3Task.S3Key, b.imageBytes ?? 1048576);
     }
+    task.finishedAt = this.world.clock.now;
+  }
+
+  private forgetIfDue(task: FakeExportTask): void {
+    const after = this.forgetFinishedAfterSeconds;
+    if (after === undefined || task.finishedAt === undefined) return;
+    if (this.world.clock.now - task.finishedAt >= after) this.tasks.delete(task.ExportTaskId);
   }
 }

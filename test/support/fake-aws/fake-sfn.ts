@@ -49,9 +49,14 @@ export interface FakeSfnOptions {
 /** Builds the Task handlers of one execution (see createFakeAws). */
 export type HandlerFactory = (execution: FakeExecution) => Record<string, LocalHandler>;
 
+/** Receives the execution status change events Step Functions sends to the default bus. */
+export type StatusChangeListener = (event: Record<string, unknown>) => void;
+
 export class FakeSfn {
   public readonly stateMachines = new Map<string, AslDefinition>();
   public readonly executions = new Map<string, FakeExecution>();
+  /** Where execution status changes go (the fake event bus). */
+  public statusChangeListener?: StatusChangeListener;
   public deadlineRealTimeMs: number;
   public handlerDelayMs: number | undefined;
 
@@ -118,12 +123,28 @@ export class FakeSfn {
           e.stopped = true;
           e.error = input.error;
           e.cause = input.cause;
+          this.emitStatusChange(e);
         }
         return { stopDate: this.world.now() };
       }
       default:
         throw awsError('sfn', 'UnknownOperationException', `fake-aws: Step Functions ${operation} is not implemented`);
     }
+  }
+
+  /**
+   * Ends a running execution the way Step Functions ends one on an error no Catch handles (for
+   * example `States.Runtime`) or on its own timeout (`TIMED_OUT`): no further state runs, and
+   * the status change event is sent.
+   */
+  public endExecution(executionArn: string, status: 'FAILED' | 'TIMED_OUT', error?: string, cause?: string): void {
+    const e = this.execution(executionArn);
+    if (e.status !== 'RUNNING') throw new Error(`fake-aws: ${executionArn} is ${e.status}, not RUNNING`);
+    e.status = status;
+    e.stopped = true;
+    e.error = error;
+    e.cause = cause;
+    this.emitStatusChange(e);
   }
 
   private start(input: any): any {
@@ -192,13 +213,48 @@ export class FakeSfn {
         execution.output = result.output;
         execution.error = result.error;
         execution.cause = result.cause;
+        this.emitStatusChange(execution);
       }
     }, (err) => {
-      execution.status = execution.status === 'RUNNING' ? 'FAILED' : execution.status;
+      const wasRunning = execution.status === 'RUNNING';
+      execution.status = wasRunning ? 'FAILED' : execution.status;
       execution.error = execution.error ?? 'FakeSfn.LocalRunError';
       execution.cause = execution.cause ?? String(err);
       execution.result = { status: 'FAILED' } as LocalRunResult;
+      if (wasRunning) this.emitStatusChange(execution);
     }).finally(resolveDone);
     return { executionArn, startDate: new Date(this.world.clock.epochMs + execution.startedAt * 1000) };
+  }
+
+  /**
+   * Sends the `Step Functions Execution Status Change` event of an ended execution, shaped as
+   * the Step Functions user guide documents it (dates in epoch milliseconds, input and output
+   * as JSON strings, error and cause null unless set).
+   */
+  private emitStatusChange(e: FakeExecution): void {
+    this.statusChangeListener?.({
+      'version': '0',
+      'id': `fake-event-${e.name}-${e.status}`,
+      'detail-type': 'Step Functions Execution Status Change',
+      'source': 'aws.states',
+      'account': this.world.accountId,
+      'time': this.world.now().toISOString(),
+      'region': this.world.region,
+      'resources': [e.executionArn],
+      'detail': {
+        executionArn: e.executionArn,
+        stateMachineArn: e.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: this.world.clock.epochMs + e.startedAt * 1000,
+        stopDate: this.world.now().getTime(),
+        input: e.input,
+        output: e.output === undefined ? null : JSON.stringify(e.output),
+        inputDetails: { included: true },
+        outputDetails: e.output === undefined ? null : { included: true },
+        error: e.error ?? null,
+        cause: e.cause ?? null,
+      },
+    });
   }
 }

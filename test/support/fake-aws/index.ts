@@ -22,7 +22,8 @@ import { LocalHandler, SimulatedClock } from '../local-sfn';
 import { createFakeClients, FakeClients } from './client-middleware';
 import { lambdaFunctionError, SfnErrorNaming, sfnIntegrationError } from './errors';
 import { FakeCloudFormation } from './fake-cloudformation';
-import { ExportBehaviour, FakeEc2 } from './fake-ec2';
+import { CancelCompletedAnswer, ExportBehaviour, FakeEc2 } from './fake-ec2';
+import { FakeEvents } from './fake-events';
 import { FakeS3 } from './fake-s3';
 import { FakeExecution, FakeSfn } from './fake-sfn';
 import { FakeCaller, FakeWorld } from './world';
@@ -31,6 +32,7 @@ export * from './client-middleware';
 export * from './errors';
 export * from './fake-cloudformation';
 export * from './fake-ec2';
+export * from './fake-events';
 export * from './fake-s3';
 export * from './fake-sfn';
 export * from './world';
@@ -51,6 +53,10 @@ export interface CapturedSignal {
   readonly body: { Status: string; UniqueId: string; Data: string; Reason: string };
   /** Simulated second. */
   readonly at: number;
+  /** What the handle answered: an HTTP status, or 'hang' (no answer at all). */
+  readonly answer: number | 'hang';
+  /** True when CloudFormation took the signal (a 2xx answer). */
+  readonly accepted: boolean;
 }
 
 export interface FakeAwsOptions {
@@ -71,6 +77,17 @@ export interface FakeAwsOptions {
   readonly handlerDelayMs?: number;
   /** HTTP status the wait condition handle answers the signal with. @default 200 */
   readonly signalStatus?: number;
+  /**
+   * The answers of the first PUTs to the handle, in order (an HTTP status, or 'hang': the request
+   * never gets an answer); later PUTs get `signalStatus`.
+   */
+  readonly signalAnswers?: Array<number | 'hang'>;
+  /** Simulated seconds after which EC2 stops listing a finished task. @default never */
+  readonly forgetFinishedAfterSeconds?: number;
+  /** What CancelExportTask answers for a completed task. @default 'incorrect-state' */
+  readonly cancelCompletedAnswer?: CancelCompletedAnswer;
+  /** The error of a full conversion-task quota. @default ResourceLimitExceeded */
+  readonly quotaError?: { readonly code: string; readonly message: string };
   readonly clock?: SimulatedClock;
 }
 
@@ -80,6 +97,8 @@ export interface FakeAws {
   readonly s3: FakeS3;
   readonly sfn: FakeSfn;
   readonly cfn: FakeCloudFormation;
+  /** The default event bus (execution status changes, the signal backstop's rule). */
+  readonly events: FakeEvents;
   /** Wait-condition signals, in order. */
   readonly signals: CapturedSignal[];
   /** Signal options for `finish` (a fetch that records the PUT, no real sleeping). */
@@ -88,7 +107,9 @@ export interface FakeAws {
   clients(caller: FakeCaller): FakeClients;
   /** The local-sfn Task handlers of the export workflow, bound to the real export-task handler functions. */
   workflowHandlers(execution?: FakeExecution): Record<string, LocalHandler>;
-  /** Waits until every workflow execution has ended. */
+  /** The Lambda target of the signal backstop rule (the export-task function's event entry). */
+  backstopTarget(event: any): Promise<unknown>;
+  /** Waits until every workflow execution has ended and every event was delivered. */
   settle(): Promise<void>;
 }
 
@@ -99,15 +120,25 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     serviceCanonicalId: options.serviceCanonicalId ?? canonicalIdForRegion(world.region),
     quota: options.quota,
     defaultBehaviour: options.defaultExportBehaviour,
+    forgetFinishedAfterSeconds: options.forgetFinishedAfterSeconds,
+    cancelCompletedAnswer: options.cancelCompletedAnswer,
+    quotaError: options.quotaError,
   });
+  const events = new FakeEvents();
   const cfn = new FakeCloudFormation();
   const signals: CapturedSignal[] = [];
+  const answers = [...(options.signalAnswers ?? [])];
   const fetch: FetchLike = async (url, init) => {
-    signals.push({ url, method: init.method, headers: init.headers, body: JSON.parse(init.body), at: world.clock.now });
-    const status = options.signalStatus ?? 200;
-    return { ok: status >= 200 && status < 300, status };
+    const answer = answers.length > 0 ? answers.shift()! : (options.signalStatus ?? 200);
+    const accepted = typeof answer === 'number' && answer >= 200 && answer < 300;
+    signals.push({ url, method: init.method, headers: init.headers, body: JSON.parse(init.body), at: world.clock.now, answer, accepted });
+    if (answer === 'hang') {
+      return new Promise<never>(() => undefined);
+    }
+    return { ok: accepted, status: answer };
   };
-  const signalOptions: SignalOptions = { fetch, sleep: async () => undefined };
+  // Real time only for the per-attempt timeout of a PUT that hangs (a few milliseconds).
+  const signalOptions: SignalOptions = { fetch, sleep: async () => undefined, attemptTimeoutMs: 5 };
   const clientCache = new Map<FakeCaller, FakeClients>();
   const clients = (caller: FakeCaller) => {
     let set = clientCache.get(caller);
@@ -158,6 +189,20 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     deadlineRealTimeMs: options.deadlineRealTimeMs,
     handlerDelayMs: options.handlerDelayMs,
   });
+  sfn.statusChangeListener = (event) => events.publish(event);
+
+  const backstopTarget = async (event: any) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exportTask = require('../../../lambda/export-task') as typeof import('../../../lambda/export-task');
+    return exportTask.backstop(event, clients(CALLERS.EXPORT_TASK), signalOptions);
+  };
+  const settle = async () => {
+    for (;;) {
+      await sfn.settle();
+      await events.settle();
+      if ([...sfn.executions.values()].every((e) => e.result)) return;
+    }
+  };
 
   world.registerService('ec2', (op, input) => ec2.handle(op, input));
   world.registerService('s3', (op, input) => s3.handle(op, input));
@@ -170,10 +215,12 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     s3,
     sfn,
     cfn,
+    events,
     signals,
     clients,
     signalOptions,
     workflowHandlers,
-    settle: () => sfn.settle(),
+    backstopTarget,
+    settle,
   };
 }

@@ -20,6 +20,7 @@ export interface SampleStackOptions {
   readonly waitForCompletion?: boolean;
   readonly timeout?: Duration;
   readonly instanceId?: string;
+  readonly deleteObjectOnDelete?: boolean;
 }
 
 const cache = new Map<string, any>();
@@ -42,6 +43,7 @@ export function synthSampleStack(options: SampleStackOptions = {}): any {
     preflight: options.preflight,
     waitForCompletion: options.waitForCompletion,
     timeout: options.timeout,
+    deleteObjectOnDelete: options.deleteObjectOnDelete,
   });
   new CfnOutput(stack, 'ImageKey', { value: vm.exportObjectKey });
   new CfnOutput(stack, 'ImageTaskId', { value: vm.exportTaskId });

@@ -43,6 +43,8 @@ export interface CallSelector {
 interface Throttle {
   readonly selector: CallSelector;
   remaining: number;
+  /** The error to throw; default: the service's throttling error. */
+  readonly error?: () => Error;
 }
 
 export interface FakeWorldOptions {
@@ -96,6 +98,11 @@ export class FakeWorld {
     this.throttles.push({ selector, remaining: times });
   }
 
+  /** The next `times` calls matching `selector` fail with `error()` (a new error each time). */
+  public fail(selector: CallSelector, times: number, error: () => Error): void {
+    this.throttles.push({ selector, remaining: times, error });
+  }
+
   /** The calls matching `selector`. */
   public callsOf(selector: CallSelector): FakeCall[] {
     return this.calls.filter((c) => matches(selector, c));
@@ -117,7 +124,7 @@ export class FakeWorld {
       const throttle = this.throttles.find((t) => t.remaining > 0 && matches(t.selector, call));
       if (throttle) {
         throttle.remaining--;
-        throw throttlingError(service);
+        throw throttle.error ? throttle.error() : throttlingError(service);
       }
       const handler = this.services.get(service);
       if (!handler) {

@@ -1,0 +1,124 @@
+/**
+ * The signal backstop: an EventBridge rule sends every execution of the export workflow that
+ * ends FAILED, ABORTED or TIMED_OUT here. When the execution ended without the finish step
+ * having signalled (the finish step failed, a States.Runtime error, a stop from outside, the
+ * execution's own timeout), this sends the wait condition one FAILURE signal with the reason,
+ * so that no deployment waits out its full timeout.
+ */
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { causeText } from '../shared/cause';
+import {
+  ERROR_DEADLINE_PASSED,
+  ERROR_EXPORT_FAILED,
+  ERROR_EXPORT_REJECTED,
+  ERROR_INVALID_INPUT,
+  ERROR_PREFLIGHT_FAILED,
+  ERROR_QUOTA_NEVER_FREED,
+  ERROR_WATCH_LOST,
+  ERROR_WORKFLOW_ERROR,
+  EXECUTION_STOPPED_BY_PROVIDER,
+} from '../shared/contract';
+import { errorCode, errorMessage } from '../shared/ec2-errors';
+import { buildSignal, sendSignal, SignalOptions } from '../shared/signal';
+
+/** The `detail-type` Step Functions gives execution status changes on the default event bus. */
+export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
+
+/** What EventBridge delivers (the fields the backstop reads). */
+export interface ExecutionStatusChangeEvent {
+  readonly source: string;
+  readonly 'detail-type': string;
+  readonly detail: {
+    readonly executionArn: string;
+    readonly name?: string;
+    readonly status: string;
+    readonly input?: string | null;
+    readonly inputDetails?: { readonly included?: boolean } | null;
+    readonly error?: string | null;
+    readonly cause?: string | null;
+  };
+}
+
+/** What the backstop did (returned, and logged as one line). */
+export interface BackstopResult {
+  readonly action: 'signalled' | 'none';
+  readonly why: string;
+}
+
+/**
+ * Error names the execution only ends with after the finish step returned, that is after it
+ * signalled (every Fail state of CheckFailure, UnexpectedOutcome included).
+ */
+const SIGNALLED_BY_FINISH = new Set([
+  ERROR_PREFLIGHT_FAILED, ERROR_EXPORT_REJECTED, ERROR_EXPORT_FAILED, ERROR_DEADLINE_PASSED,
+  ERROR_QUOTA_NEVER_FREED, ERROR_INVALID_INPUT, ERROR_WORKFLOW_ERROR, ERROR_WATCH_LOST,
+]);
+
+const ENDINGS = new Set(['FAILED', 'ABORTED', 'TIMED_OUT']);
+
+/** True for an execution status change event (what the rule delivers). */
+export function isExecutionStatusChange(event: unknown): event is ExecutionStatusChangeEvent {
+  const e = event as Partial<ExecutionStatusChangeEvent> | undefined;
+  return e?.source === 'aws.states' && e['detail-type'] === EXECUTION_STATUS_CHANGE && typeof e.detail === 'object';
+}
+
+/** Why no signal is needed, or undefined when one is. */
+function noSignalNeeded(detail: ExecutionStatusChangeEvent['detail']): string | undefined {
+  if (!ENDINGS.has(detail.status)) {
+    return `status ${detail.status}: the finish step signalled`;
+  }
+  if (detail.status === 'FAILED' && SIGNALLED_BY_FINISH.has(detail.error ?? '')) {
+    return `ended with ${detail.error} after the finish step signalled`;
+  }
+  if (detail.status === 'ABORTED' && detail.error === EXECUTION_STOPPED_BY_PROVIDER) {
+    return 'stopped by the export resource (deleted or replaced): its wait condition goes with it';
+  }
+  return undefined;
+}
+
+/** The execution's input: from the event, or (when the event left it out) from Step Functions. */
+async function inputOf(sfn: SFNClient, detail: ExecutionStatusChangeEvent['detail']): Promise<Record<string, unknown>> {
+  let text = detail.input;
+  if (typeof text !== 'string' || detail.inputDetails?.included === false) {
+    text = (await sfn.send(new DescribeExecutionCommand({ executionArn: detail.executionArn }))).input;
+  }
+  try {
+    const parsed = JSON.parse(text ?? '{}');
+    return parsed && typeof parsed === 'object' ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+function reasonOf(detail: ExecutionStatusChangeEvent['detail'], instanceId: unknown): string {
+  const what = typeof instanceId === 'string' && instanceId ? `The export of ${instanceId}` : 'The export';
+  const error = detail.error ? ` with ${detail.error}` : '';
+  const cause = detail.cause ? `: ${causeText(detail.cause)}` : '';
+  return `${what} ended ${detail.status}${error}${cause} (execution ${detail.name ?? detail.executionArn}) before the workflow could report its outcome. `
+    + 'Any export task it started was not cancelled by this signal: check it with \'aws ec2 describe-export-tasks\', then deploy again.';
+}
+
+/** Sends the FAILURE signal an execution that ended without signalling owes its wait condition. */
+export async function backstop(event: ExecutionStatusChangeEvent, clients: { readonly sfn: SFNClient }, options: SignalOptions = {}): Promise<BackstopResult> {
+  const detail = event.detail;
+  const skip = noSignalNeeded(detail);
+  const result = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients.sfn, options));
+  console.log(JSON.stringify({ message: 'signal backstop', executionArn: detail.executionArn, status: detail.status, error: detail.error, ...result }));
+  return result;
+}
+
+async function signalFor(detail: ExecutionStatusChangeEvent['detail'], sfn: SFNClient, options: SignalOptions): Promise<BackstopResult> {
+  let input: Record<string, unknown>;
+  try {
+    input = await inputOf(sfn, detail);
+  } catch (err) {
+    throw new Error(`The execution input of ${detail.executionArn} could not be read (${errorCode(err)}: ${errorMessage(err)}); EventBridge retries.`);
+  }
+  const url = input.waitConditionHandleUrl;
+  if (typeof url !== 'string' || url === '') {
+    return { action: 'none', why: 'the execution has no wait condition to signal' };
+  }
+  const data = detail.error || detail.status;
+  await sendSignal(url, buildSignal(false, data, reasonOf(detail, input.instanceId)), options);
+  return { action: 'signalled', why: `ended ${detail.status}${detail.error ? ` with ${detail.error}` : ''} without a signal` };
+}

@@ -1,0 +1,329 @@
+/**
+ * Unit tests of the handlers' answers to what the real AWS does (issue "survive the real AWS"):
+ * transient and quota errors, the signal backstop, per-attempt timeouts of the signal PUT, no
+ * task after the deadline, a start that outlives the deadline, a lost watch, and completion
+ * records that outlive DescribeExportTasks. Expected texts are literals from SPEC sections 3 to 5.
+ */
+import { CancelExportTaskCommand, CreateInstanceExportTaskCommand, DescribeExportTasksCommand, EC2Client, ExportTask } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { App, CfnOutput, Stack } from 'aws-cdk-lib';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { backstop, ExecutionStatusChangeEvent, finish, isExecutionStatusChange, start } from '../lambda/export-task';
+import { polledCompletion } from '../lambda/export-task/finish';
+import { isQuotaFull, isTransient, retryableOr } from '../lambda/shared/ec2-errors';
+import { clientTokenOfExecutionName, executionNameFor, exportTaskIdOfExecutionName } from '../lambda/shared/hash';
+import { normalizeRequest } from '../lambda/shared/normalize';
+import { sendSignal } from '../lambda/shared/signal';
+import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
+import { evaluateCfn } from './support/cfn-eval';
+
+const ec2Mock = mockClient(EC2Client);
+const sfnMock = mockClient(SFNClient);
+const ec2 = new EC2Client({ region: 'eu-west-1' });
+const sfn = new SFNClient({ region: 'eu-west-1' });
+
+const INSTANCE = 'i-0123456789abcdef0';
+const TASK_ID = 'export-i-0fedcba9876543210';
+const TOKEN = '0123456789abcdef0123456789abcdef';
+const HANDLE = 'https://cloudformation-waitcondition-eu-west-1.s3.eu-west-1.amazonaws.com/arn%3Aaws%3Acloudformation/handle?X-Amz-Signature=SECRET';
+const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:VmExportWorkflow:vmx-0123456789abcdef0123456789abcdef';
+
+function sdkError(name: string, message: string, httpStatusCode?: number, extra: Record<string, unknown> = {}): Error {
+  return Object.assign(new Error(message), { name, ...(httpStatusCode ? { $metadata: { httpStatusCode } } : {}), ...extra });
+}
+
+const request = normalizeRequest({ instanceId: INSTANCE, targetEnvironment: 'vmware', s3Bucket: 'my-exports', s3Prefix: 'vms/', clientToken: TOKEN, deadlineSeconds: 3600, waitConditionHandleUrl: HANDLE });
+
+function task(state: string): ExportTask {
+  return { ExportTaskId: TASK_ID, State: state as never, ExportToS3Task: { S3Bucket: 'my-exports', S3Key: `vms/${TASK_ID}.ova` } };
+}
+
+let logSpy: jest.SpyInstance;
+beforeEach(() => {
+  ec2Mock.reset();
+  sfnMock.reset();
+  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  jest.spyOn(console, 'error').mockImplementation(() => undefined);
+});
+afterEach(() => jest.restoreAllMocks());
+
+describe('transient errors: RequestLimitExceeded, InternalError, Unavailable, HTTP 5xx and network errors', () => {
+  test.each([
+    ['InternalError', sdkError('InternalError', 'An internal error has occurred.', 500)],
+    ['Unavailable', sdkError('Unavailable', 'The service is unavailable.', 503)],
+    ['an unnamed 502', sdkError('Error', 'Bad Gateway', 502)],
+    ['a reset connection', sdkError('Error', 'socket hang up', undefined, { code: 'ECONNRESET' })],
+    ['a timed-out request', sdkError('TimeoutError', 'Connection timed out after 10000 ms')],
+  ])('%s is transient: VmExport.Transient keeps the code and message', (_name, err) => {
+    expect(isTransient(err)).toBe(true);
+    const mapped = retryableOr(err, 'DescribeExportTasks') as Error;
+    expect(mapped.name).toBe('VmExport.Transient');
+    expect(mapped.message).toContain(err.message);
+  });
+
+  test('throttling stays VmExport.Throttled; a client error (400) is not transient', () => {
+    expect((retryableOr(sdkError('RequestLimitExceeded', 'Request limit exceeded.', 503), 'x') as Error).name).toBe('VmExport.Throttled');
+    const refused = sdkError('InvalidParameterValue', 'bad', 400);
+    expect(isTransient(refused)).toBe(false);
+    expect(retryableOr(refused, 'x')).toBe(refused);
+  });
+});
+
+describe('quota full (the real code is unpublished, SPEC section 3)', () => {
+  test.each([
+    ['ResourceLimitExceeded', 'whatever'],
+    ['ConversionTaskLimitExceeded', 'whatever'],
+    ['ExportTaskLimitExceeded', 'whatever'],
+    ['InvalidParameter', 'There are too many active export tasks.'],
+    ['IncorrectState', 'You have reached the maximum number of concurrent conversion tasks.'],
+    ['Unknown', 'Too many concurrent export tasks are running in this region.'],
+  ])('%s / %s is quota full', (code, message) => {
+    expect(isQuotaFull(sdkError(code, message, 400))).toBe(true);
+  });
+
+  test.each([
+    ['RequestLimitExceeded', 'Request limit exceeded.'],
+    ['InvalidParameterValue', 'Value for parameter description is invalid. Length exceeds 255 characters.'],
+    ['NotExportable', 'This instance has multiple volumes attached.'],
+  ])('%s / %s is not quota full', (code, message) => {
+    expect(isQuotaFull(sdkError(code, message, 400))).toBe(false);
+  });
+
+  test('the raw code and message are logged when the quota is full', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    ec2Mock.on(CreateInstanceExportTaskCommand).rejects(sdkError('ConversionTaskLimitExceeded', 'Conversion task limit exceeded.', 400));
+    await expect(start(request, { ec2 })).rejects.toMatchObject({ name: 'VmExport.QuotaFull' });
+    const lines = logSpy.mock.calls.map((c) => JSON.parse(c[0]));
+    expect(lines).toContainEqual(expect.objectContaining({ code: 'ConversionTaskLimitExceeded', error: 'Conversion task limit exceeded.' }));
+  });
+});
+
+describe('the signal PUT has a per-attempt timeout and bounded retries', () => {
+  test('a PUT that never answers is abandoned after each attempt; after 4 attempts the step fails', async () => {
+    const fetch = jest.fn(() => new Promise<never>(() => undefined));
+    const sleeps: number[] = [];
+    const err = await sendSignal(HANDLE, { Status: 'FAILURE', UniqueId: 'export', Data: 'x', Reason: 'y' },
+      { fetch, sleep: async (ms) => { sleeps.push(ms); }, attemptTimeoutMs: 5 }).catch((e) => e);
+    expect(fetch).toHaveBeenCalledTimes(4);
+    expect(sleeps).toEqual([500, 1000, 2000]);
+    expect(err.message).toContain('network error (TimeoutError)');
+    // The presigned URL is a credential: never in an error.
+    expect(err.message).not.toContain('X-Amz-Signature');
+  });
+
+  test('each attempt gets an abort signal that fires at its timeout', async () => {
+    let seen: AbortSignal | undefined;
+    const fetch = jest.fn((_url: string, init: { signal?: AbortSignal }) => {
+      seen = init.signal;
+      return new Promise<never>(() => undefined);
+    });
+    await sendSignal(HANDLE, { Status: 'SUCCESS', UniqueId: 'export', Data: 'x', Reason: 'y' },
+      { fetch, sleep: async () => undefined, attempts: 1, attemptTimeoutMs: 5 }).catch(() => undefined);
+    expect(seen?.aborted).toBe(true);
+  });
+});
+
+describe('signal backstop', () => {
+  function event(detail: Partial<ExecutionStatusChangeEvent['detail']>): ExecutionStatusChangeEvent {
+    return {
+      'source': 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      'detail': {
+        executionArn: EXECUTION,
+        name: 'vmx-0123456789abcdef0123456789abcdef',
+        status: 'FAILED',
+        input: JSON.stringify({ instanceId: INSTANCE, waitConditionHandleUrl: HANDLE }),
+        inputDetails: { included: true },
+        error: null,
+        cause: null,
+        ...detail,
+      },
+    };
+  }
+
+  function capture() {
+    const puts: any[] = [];
+    const fetch = jest.fn(async (url: string, init: { body: string }) => {
+      puts.push({ url, body: JSON.parse(init.body) });
+      return { ok: true, status: 200 };
+    });
+    return { puts, options: { fetch, sleep: async () => undefined } };
+  }
+
+  test.each([
+    ['FAILED', 'VmExport.FinishFailed', 'ended FAILED with VmExport.FinishFailed'],
+    ['FAILED', 'States.Runtime', 'ended FAILED with States.Runtime'],
+    ['ABORTED', null, 'ended ABORTED'],
+    ['TIMED_OUT', null, 'ended TIMED_OUT'],
+  ])('%s (%s): one FAILURE signal whose reason names it', async (status, error, reason) => {
+    const { puts, options } = capture();
+    const out = await backstop(event({ status, error }), { sfn }, options);
+    expect(out.action).toBe('signalled');
+    expect(puts).toHaveLength(1);
+    expect(puts[0].url).toBe(HANDLE);
+    expect(puts[0].body).toMatchObject({ Status: 'FAILURE', UniqueId: 'export', Data: error ?? status });
+    expect(puts[0].body.Reason).toContain(reason);
+    expect(puts[0].body.Reason).toContain(INSTANCE);
+  });
+
+  test.each([
+    ['SUCCEEDED', null],
+    ['FAILED', 'VmExport.ExportFailed'],
+    ['FAILED', 'VmExport.DeadlinePassed'],
+    ['FAILED', 'VmExport.WatchLost'],
+    ['FAILED', 'VmExport.WorkflowError'],
+    ['ABORTED', 'VmExport.Stopped'],
+  ])('%s (%s): the finish step signalled (or the resource is gone): nothing sent', async (status, error) => {
+    const { puts, options } = capture();
+    const out = await backstop(event({ status, error }), { sfn }, options);
+    expect(out.action).toBe('none');
+    expect(puts).toHaveLength(0);
+  });
+
+  test('an event without the input reads it with DescribeExecution', async () => {
+    sfnMock.on(DescribeExecutionCommand).resolves({ input: JSON.stringify({ instanceId: INSTANCE, waitConditionHandleUrl: HANDLE }) } as never);
+    const { puts, options } = capture();
+    await backstop(event({ status: 'ABORTED', input: null, inputDetails: { included: false } }), { sfn }, options);
+    expect(sfnMock).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: EXECUTION });
+    expect(puts).toHaveLength(1);
+  });
+
+  test('an execution started without a wait condition (pipeline, schedule): nothing to signal', async () => {
+    const { puts, options } = capture();
+    const out = await backstop(event({ status: 'ABORTED', input: JSON.stringify({ instanceId: INSTANCE }) }), { sfn }, options);
+    expect(out).toEqual({ action: 'none', why: 'the execution has no wait condition to signal' });
+    expect(puts).toHaveLength(0);
+  });
+
+  test('the handler recognizes execution status change events and nothing else', () => {
+    expect(isExecutionStatusChange(event({}))).toBe(true);
+    expect(isExecutionStatusChange({ action: 'finish' })).toBe(false);
+    expect(isExecutionStatusChange({ 'source': 'aws.ec2', 'detail-type': 'Step Functions Execution Status Change', 'detail': {} })).toBe(false);
+  });
+});
+
+describe('no task is left behind by a start that outlives the deadline', () => {
+  test('start creates nothing once the deadline (notAfter) has passed', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    const late = { ...request, notAfter: 1_000 };
+    await expect(start(late, { ec2 }, () => 1_000)).rejects.toMatchObject({ name: 'VmExport.DeadlinePassed' });
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
+  });
+
+  test('before the deadline it creates the task', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    ec2Mock.on(CreateInstanceExportTaskCommand).resolves({ ExportTask: task('active') });
+    await expect(start({ ...request, notAfter: 1_000 }, { ec2 }, () => 999)).resolves.toMatchObject({ exportTaskId: TASK_ID });
+  });
+
+  test('finish at the deadline finds no task, waits for a start still in flight, then cancels the task it created', async () => {
+    ec2Mock.on(DescribeExportTasksCommand)
+      .resolvesOnce({ ExportTasks: [] })
+      .resolves({ ExportTasks: [{ ...task('active'), Tags: [{ Key: 'vm-export:client-token', Value: TOKEN }] }] });
+    ec2Mock.on(CancelExportTaskCommand).resolves({});
+    const slept: number[] = [];
+    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined }, error: { Error: 'VmExport.DeadlinePassed', Cause: 'The deadline passed.' } },
+      { ec2 }, { sleep: async (ms) => { slept.push(ms); } });
+    expect(slept).toEqual([45_000]);
+    expect(ec2Mock).toHaveReceivedCommandWith(CancelExportTaskCommand, { ExportTaskId: TASK_ID });
+    expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.DeadlinePassed', exportTaskId: TASK_ID });
+  });
+});
+
+describe('finish after a lost watch, and when EC2 forgot the task', () => {
+  test('WatchLost with the task still active: reported, NOT cancelled', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ...task('active'), Tags: [{ Key: 'vm-export:client-token', Value: TOKEN }] }] });
+    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.WatchLost', Cause: 'An internal error has occurred. (Service: Ec2, Status Code: 500, Request ID: 1)' } }, { ec2 });
+    expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
+    expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.WatchLost', state: 'active' });
+    expect(out.cause).toContain('was NOT cancelled');
+    expect(out.cause).toContain(`--export-task-ids ${TASK_ID}`);
+  });
+
+  test('WatchLost while EC2 still fails: reported with both errors, no retry, nothing cancelled', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).rejects(sdkError('InternalError', 'An internal error has occurred.', 500));
+    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.WatchLost', Cause: 'last poll' } }, { ec2 });
+    expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.WatchLost', state: 'none' });
+    expect(out.cause).toContain('last poll');
+    expect(out.cause).toContain('InternalError');
+    expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
+  });
+
+  test('completion seen by the poll, task forgotten by the time finish looks: success with the reported key', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.Internal.Completed', Cause: `${TASK_ID}|vms/reported/${TASK_ID}.ova` } }, { ec2 });
+    expect(out).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID, s3Key: `vms/reported/${TASK_ID}.ova`, state: 'completed' });
+  });
+
+  test('an adopted export recorded as completed, no longer listed: success with the recorded key', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).rejects(sdkError('InvalidExportTaskID.NotFound', 'The export task ID does not exist', 400));
+    const adopted = normalizeRequest({ ...request, tags: [], adoptExportTaskId: TASK_ID, completedExportS3Key: `vms/${TASK_ID}.ova` } as never);
+    const out = await finish({ action: 'finish', request: { ...adopted, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.Internal.Completed', Cause: 'The adopted export task had already completed.' } }, { ec2 });
+    expect(out).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID, s3Key: `vms/${TASK_ID}.ova` });
+  });
+
+  test.each([
+    ['no separator', TASK_ID],
+    ['not a task id', 'The export task completed.'],
+    ['empty key', `${TASK_ID}|`],
+  ])('a completion cause that is not `<task id>|<key>` (%s) is not taken as a record', (_name, cause) => {
+    expect(polledCompletion({ Error: 'VmExport.Internal.Completed', Cause: cause })).toBeUndefined();
+  });
+});
+
+describe('records that outlive DescribeExportTasks', () => {
+  test('an execution name carries the client token and, for exports that did not wait, the task id', () => {
+    expect(executionNameFor(TOKEN)).toBe(`vmx-${TOKEN}`);
+    expect(executionNameFor(TOKEN, TASK_ID)).toBe(`vmx-${TOKEN}-${TASK_ID}`);
+    expect(executionNameFor(TOKEN, TASK_ID).length).toBeLessThanOrEqual(80);
+    expect(clientTokenOfExecutionName(`vmx-${TOKEN}-${TASK_ID}`)).toBe(TOKEN);
+    expect(exportTaskIdOfExecutionName(`vmx-${TOKEN}-${TASK_ID}`)).toBe(TASK_ID);
+    expect(exportTaskIdOfExecutionName(`vmx-${TOKEN}`)).toBeUndefined();
+  });
+
+  test('a prefix with "|", a quote or a backslash is refused (the key travels through the wait condition)', () => {
+    expect(() => normalizeRequest({ ...request, s3Prefix: 'a|b/' } as never)).toThrow(/s3Prefix 'a\|b\/' contains '\|'/);
+    expect(() => normalizeRequest({ ...request, s3Prefix: 'a"b/' } as never)).toThrow(/contains '"'/);
+  });
+
+  test('completedExportS3Key is only valid with adoptExportTaskId', () => {
+    expect(() => normalizeRequest({ ...request, completedExportS3Key: 'vms/x.ova' } as never)).toThrow(/completedExportS3Key is only valid with adoptExportTaskId/);
+  });
+});
+
+describe('the attributes come from the key the task reported', () => {
+  function synthExport(prefix = 'vms/') {
+    const app = new App();
+    const stack = new Stack(app, 'AttrStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const vm = new InstanceExport(stack, 'Export', {
+      instanceId: INSTANCE, bucket: new VmExportBucket(stack, 'Bucket'), targetEnvironment: TargetEnvironment.VMWARE, prefix,
+    });
+    new CfnOutput(stack, 'Key', { value: vm.exportObjectKey });
+    new CfnOutput(stack, 'TaskId', { value: vm.exportTaskId });
+    return app.synth().getStackArtifact(stack.artifactId).template;
+  }
+  const template = synthExport();
+  const waitCondition = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::CloudFormation::WaitCondition')!;
+  const evaluate = (output: string, data: Record<string, string>) =>
+    evaluateCfn(template.Outputs[output].Value, { region: 'eu-west-1', refs: { [`${waitCondition}.Data`]: JSON.stringify(data) } });
+
+  test('a success signal `<task id>|<key>`: the key is the reported one, even where it differs from prefix + id', () => {
+    const data = { export: `${TASK_ID}|vms/elsewhere/${TASK_ID}.ova` };
+    expect(evaluate('Key', data)).toBe(`vms/elsewhere/${TASK_ID}.ova`);
+    expect(evaluate('TaskId', data)).toBe(TASK_ID);
+  });
+
+  test('a signal of an earlier version (the task id only) still resolves to the documented key', () => {
+    expect(evaluate('Key', { export: TASK_ID })).toBe(`vms/${TASK_ID}.ova`);
+    expect(evaluate('TaskId', { export: TASK_ID })).toBe(TASK_ID);
+  });
+
+  test('a prefix with "|" is refused at synth time, naming the fix', () => {
+    expect(() => synthExport('a|b/')).toThrow(/prefix 'a\|b\/' contains '\|'.*Choose a prefix without them/);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * TEST CODE ONLY: "deploys" a synthesized stack against the local AWS stand-in the way the
+ * end-to-end tests need it: the bucket, the bucket grant (Create) and the export provider
+ * (Create), with the state machines and the signal backstop rule registered; plus what a user
+ * would look at afterwards (the wait condition's signals and Data).
+ */
+import { onEvent as bucketGrantOnEvent } from '../../../lambda/bucket-grant';
+import { onEvent as providerOnEvent, ProviderResponse } from '../../../lambda/export-provider';
+import { LocalDeployment } from './deployment';
+import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE } from './sample-stack';
+import { createFakeAws, FakeAws, FakeAwsOptions } from './index';
+
+/** The physical name the export bucket gets. */
+export const BUCKET = 'e2e-vm-exports';
+
+export interface Deployed {
+  readonly fake: FakeAws;
+  readonly dep: LocalDeployment;
+  readonly exportId: string;
+  readonly response: ProviderResponse;
+}
+
+/** Creates the bucket, runs the bucket grant (Create) and the export provider (Create). */
+export async function deploy(template: any, fakeOptions: FakeAwsOptions = {}, setup: (fake: FakeAws) => void = () => undefined): Promise<Deployed> {
+  const fake = createFakeAws({ accountId: SAMPLE_ACCOUNT, ...fakeOptions });
+  const dep = new LocalDeployment(fake, template, { bucketNames: { [bucketLogicalId(template)]: BUCKET } });
+  dep.createBuckets();
+  dep.registerStateMachines();
+  fake.cfn.setStackStatus(dep.stackId, 'CREATE_IN_PROGRESS');
+  fake.ec2.addInstance({ instanceId: SAMPLE_INSTANCE });
+  setup(fake);
+  const grantId = dep.only('Custom::VmExportBucketGrant');
+  await bucketGrantOnEvent(dep.createEvent(grantId), fake.clients('bucket-grant').s3);
+  const exportId = dep.only('Custom::VmInstanceExport');
+  const response = await providerOnEvent(dep.createEvent(exportId), fake.clients('provider'));
+  return { fake, dep, exportId, response };
+}
+
+function bucketLogicalId(template: any): string {
+  const ids = Object.entries<any>(template.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket').map(([id]) => id);
+  if (ids.length !== 1) throw new Error(`expected one bucket, found ${ids.join(', ')}`);
+  return ids[0];
+}
+
+/** The one signal sent to the wait condition handle of the export. */
+export function onlySignal(d: Deployed) {
+  expect(d.fake.signals).toHaveLength(1);
+  const signal = d.fake.signals[0];
+  expect(signal.method).toBe('PUT');
+  expect(signal.url).toBe(d.dep.properties(d.exportId).WaitConditionHandle);
+  expect(signal.body.UniqueId).toBe('export');
+  return signal.body;
+}
+
+/** A success signal's Data: `<task id>|<object key the task reported>`. */
+export function signalled(body: { Data: string }): { taskId: string; key: string } {
+  const [taskId, key, ...rest] = body.Data.split('|');
+  expect(rest).toEqual([]);
+  return { taskId, key };
+}
+
+/** `Fn::GetAtt <WaitCondition>.Data` as CloudFormation would return it for the signals. */
+export function waitConditionData(d: Deployed): Record<string, string> {
+  const id = d.dep.only('AWS::CloudFormation::WaitCondition');
+  const data = Object.fromEntries(d.fake.signals.filter((s) => s.body.Status === 'SUCCESS').map((s) => [s.body.UniqueId, s.body.Data]));
+  return { [`${id}.Data`]: JSON.stringify(data) };
+}
+
+/** Lets the local workflow run until `predicate` holds (bounded; no timers). */
+export async function until(predicate: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 20000 && !predicate(); i++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  if (!predicate()) throw new Error(`never reached: ${what}`);
+}
