@@ -58,6 +58,9 @@ export class WorkflowTargetsStack extends Stack {
     // InstanceExport grants this for its bucket; a workflow started directly needs it for the
     // preflight checks (bucket location, ownership, encryption, ACL).
     this.workflow.grantBucketAccess(this.exportBucket.bucket);
+    // The workflow exports only the instances it was granted (an InstanceExport grants its own;
+    // allowInstancesTagged(key, value) grants every instance carrying a tag).
+    this.workflow.grantExportOf(instanceId);
     this.workflow.addFailureAlarm('ExportFailedAlarm').addAlarmAction(new cloudwatchActions.SnsAction(alerts));
 
     // ---------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ export const REASONS = {
   xray: 'X-Ray trace writes (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) support no resource-level permissions.',
   logDelivery: 'CloudWatch Logs vended log delivery actions (logs:CreateLogDelivery, ...) used by Step Functions logging support no resource-level permissions.',
   exportTaskIds: 'Export task ids are assigned by EC2 at creation, so tasks are matched with export-instance-task/*; creation requires the library\'s request tag, tagging is limited to ec2:CreateAction = CreateInstanceExportTask, and cancellation to tasks carrying the library\'s resource tag.',
-  workflowInstances: 'The shared export workflow exports whichever instance its input names (account and region fixed); only the library\'s provider, scoped to this state machine, starts executions.',
+  workflowInstances: 'The export workflow exports only instances granted to it: instance/* appears only under an aws:ResourceTag condition (allowInstancesTagged) or when the user opted in with allowAnyInstance; the workflow\'s first step refuses every other instance.',
   executions: 'Execution names are derived per request at deploy time; the permission is limited to executions of the library\'s own export state machine.',
   functionVersions: 'lambda:InvokeFunction on <function ARN>:* covers versions and aliases of the library\'s own function only.',
   exportObjects: 'Exported object keys contain the export task id, known only at deploy time; deletion is limited to the export\'s own prefix in its bucket.',
@@ -164,7 +164,9 @@ function wildcardFindings(policy: iam.CfnPolicy): Acknowledgement[] {
     for (const resource of resources) {
       const id = `AwsSolutions-IAM5[Resource::${resource}]`;
       const set = reasons.get(id) ?? new Set<string>();
-      statementReasons.forEach((r) => set.add(r!));
+      // Instances are granted by tag or by the allowAnyInstance opt-in, not matched like task ids.
+      const forResource = /:instance\/\*$/.test(resource) ? [REASONS.workflowInstances] : statementReasons;
+      forResource.forEach((r) => set.add(r!));
       reasons.set(id, set);
     }
   }

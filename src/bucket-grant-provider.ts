@@ -38,6 +38,11 @@ export class BucketGrantProvider extends Construct {
   /**
    * Let the handler manage the grants of one bucket.
    *
+   * The bucket policy records which grant resources hold the grants (one statement each, see
+   * lambda/bucket-grant/holders.ts). An imported bucket's handler reads and writes it; a
+   * VmExportBucket's policy belongs to CloudFormation, and its handler only reads it, on delete,
+   * to find other stacks that still rely on the grants.
+   *
    * @param bucketArn the bucket's ARN
    * @param managePolicy also read and write the bucket policy (imported buckets)
    */
@@ -53,5 +58,8 @@ export class BucketGrantProvider extends Construct {
       actions.push('s3:GetBucketPolicy', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy');
     }
     this.handler.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [bucketArn] }));
+    if (!managePolicy) {
+      this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketPolicy'], resources: [bucketArn] }));
+    }
   }
 }

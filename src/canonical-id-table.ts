@@ -41,6 +41,31 @@ export const CANONICAL_ID_ROWS: CanonicalIdRow[] = [
   { regions: ['us-gov-west-1', 'us-gov-east-1'], canonicalId: 'af913ca13efe7a94b88392711f6cfc8aa07c9d1454d4f190a624b126733a5602' },
 ];
 
+/**
+ * Partitions for which no AWS documentation gives a VM Import/Export canonical ID: the AWS
+ * European Sovereign Cloud and the isolated (ISO) partitions. The default ID belongs to the
+ * commercial partition and is almost certainly wrong there, so the library refuses to use it
+ * in them unless the user passes a canonical ID.
+ */
+export const PARTITIONS_WITHOUT_CANONICAL_ID = ['aws-eusc', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f'];
+
+/**
+ * The partition of a region code, judged by its prefix, when it is one of
+ * PARTITIONS_WITHOUT_CANONICAL_ID (`eusc-de-east-1` is aws-eusc, `us-iso-east-1` aws-iso,
+ * `us-isob-east-1` aws-iso-b, `eu-isoe-west-1` aws-iso-e, `us-isof-south-1` aws-iso-f);
+ * undefined for every other region.
+ */
+export function partitionWithoutCanonicalId(region: string): string | undefined {
+  if (/^eusc-/.test(region)) {
+    return 'aws-eusc';
+  }
+  const iso = /^[a-z]{2}-iso([a-z]?)-/.exec(region);
+  if (iso) {
+    return iso[1] ? `aws-iso-${iso[1]}` : 'aws-iso';
+  }
+  return undefined;
+}
+
 /** The canonical ID for a region code: its row's ID, or the default. */
 export function canonicalIdForRegion(region: string): string {
   const row = CANONICAL_ID_ROWS.find((r) => r.regions.includes(region));

@@ -1,6 +1,7 @@
 import { CfnCondition, Fn, IResolvable, Stack, Token } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { CANONICAL_ID_ROWS, DEFAULT_CANONICAL_ID, canonicalIdForRegion } from './canonical-id-table';
+import { undocumentedPartitionMessage, undocumentedPartitionOf } from './partitions';
 
 const CONDITIONS_ID = 'VmExportCanonicalIdConditions';
 
@@ -9,7 +10,10 @@ const CONDITIONS_ID = 'VmExportCanonicalIdConditions';
  *
  * An export bucket must grant the ID of its own region READ_ACP on the bucket and WRITE.
  * China (Beijing, Ningxia) and AWS GovCloud (US) regions each share one ID; every region
- * the table does not list, including regions launched after this release, uses `DEFAULT`.
+ * the table does not list, including regions launched after this release, uses `DEFAULT`,
+ * except the regions of partitions for which AWS documents no ID (the AWS European Sovereign
+ * Cloud `aws-eusc`, the isolated `aws-iso*` partitions): there the library refuses to guess and
+ * asks for an explicit ID.
  */
 export class VmExportCanonicalIds {
   /** The canonical ID for every region that has no ID of its own. */
@@ -21,6 +25,8 @@ export class VmExportCanonicalIds {
    * @param region a region code such as `eu-south-1`; not a token (use `of()` for a stack
    * whose region is only known at deploy time)
    * @returns the region's ID, or `DEFAULT` for a region the table does not list
+   * @throws for a region of a partition without a documented ID (`eusc-de-east-1`,
+   * `us-iso-east-1`, `us-isob-east-1`, ...): pass the ID AWS gives for it explicitly instead
    */
   public static forRegion(region: string): string {
     if (Token.isUnresolved(region)) {
@@ -28,6 +34,11 @@ export class VmExportCanonicalIds {
         'VmExportCanonicalIds.forRegion(): the region is a token (an environment-agnostic stack). ' +
         'Use VmExportCanonicalIds.of(scope), which resolves the ID at deploy time.',
       );
+    }
+    const partition = undocumentedPartitionOf(region);
+    if (partition !== undefined) {
+      throw new Error(`VmExportCanonicalIds.forRegion('${region}'): ${undocumentedPartitionMessage(region, partition,
+        'pass it as canonicalId (VmExportBucket, VmExportBucket.fromBucketName) instead of looking it up')}`);
     }
     return canonicalIdForRegion(region);
   }
@@ -40,11 +51,16 @@ export class VmExportCanonicalIds {
    * `AWS::Region` (one condition per table row, added to the stack once), which resolves at
    * deploy time to the region's ID, or to `DEFAULT` in any region the table does not list.
    * No transform is added to the stack.
+   *
+   * A stack whose concrete region lies in a partition without a documented ID (`aws-eusc`,
+   * `aws-iso*`) gets an error, as with `forRegion()`. In an environment-agnostic stack the
+   * expression yields `DEFAULT` there too; the bucket grant refuses it at deploy time when the
+   * bucket's canonical ID was defaulted.
    */
   public static of(scope: IConstruct): string {
     const stack = Stack.of(scope);
     if (!Token.isUnresolved(stack.region)) {
-      return canonicalIdForRegion(stack.region);
+      return VmExportCanonicalIds.forRegion(stack.region);
     }
     const existing = stack.node.tryFindChild(CONDITIONS_ID) as CanonicalIdConditions | undefined;
     return (existing ?? new CanonicalIdConditions(stack, CONDITIONS_ID)).canonicalId;

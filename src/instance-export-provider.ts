@@ -13,11 +13,16 @@ const PROVIDER_ID = 'VmExportInstanceExportProvider';
  * cancels on delete. One per stack, shared by every export in it.
  */
 export class InstanceExportProvider extends Construct {
-  /** The stack's provider, created on first use. */
+  /**
+   * The stack's provider, created on first use, allowed to run executions of `workflow` (and
+   * of every workflow an earlier call passed).
+   */
   public static of(scope: IConstruct, workflow: InstanceExportWorkflow): InstanceExportProvider {
     const stack = Stack.of(scope);
     const existing = stack.node.tryFindChild(PROVIDER_ID) as InstanceExportProvider | undefined;
-    return existing ?? new InstanceExportProvider(stack, PROVIDER_ID, workflow);
+    const provider = existing ?? new InstanceExportProvider(stack, PROVIDER_ID, workflow);
+    provider.allowWorkflow(workflow);
+    return provider;
   }
 
   /** The onEvent Lambda function. */
@@ -27,11 +32,12 @@ export class InstanceExportProvider extends Construct {
 
   private readonly grantedBuckets = new Set<string>();
   private readonly deletableObjects = new Set<string>();
+  /** The workflows whose executions the handler may start, describe and stop. */
+  private readonly workflows: InstanceExportWorkflow[] = [];
   private startGranted = false;
 
   private constructor(scope: Construct, id: string, workflow: InstanceExportWorkflow) {
     super(scope, id);
-    const stack = Stack.of(this);
     const { handler, serviceToken } = createHandlerProvider(this, {
       handlerName: 'export-provider',
       description: 'Starts, checks and cancels VM Import/Export instance exports for CloudFormation',
@@ -40,23 +46,7 @@ export class InstanceExportProvider extends Construct {
     this.handler = handler;
     this.serviceToken = serviceToken;
 
-    const machineName = stack.splitArn(workflow.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
-    const executions = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${machineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'StartExportWorkflow',
-      actions: ['states:StartExecution'],
-      resources: [workflow.stateMachine.stateMachineArn],
-    }));
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'StopExportWorkflow',
-      actions: ['states:DescribeExecution', 'states:StopExecution'],
-      resources: [executions],
-    }));
+    this.allowWorkflow(workflow);
     this.handler.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DescribeForPreflight',
       // The Describe actions support no resource-level permissions.
@@ -71,6 +61,41 @@ export class InstanceExportProvider extends Construct {
     }));
 
     acknowledgeServiceConstraints(this);
+  }
+
+  /**
+   * Let the handler start, describe and stop executions of `workflow` (once per workflow). The
+   * first workflow's statements keep the Sids `StartExportWorkflow` / `StopExportWorkflow`;
+   * the n-th workflow's get the suffix n (`StartExportWorkflow2`, ...).
+   */
+  private allowWorkflow(workflow: InstanceExportWorkflow): void {
+    if (this.workflows.includes(workflow)) {
+      return;
+    }
+    this.workflows.push(workflow);
+    const suffix = this.workflows.length === 1 ? '' : String(this.workflows.length);
+    const stack = Stack.of(this);
+    const machineName = stack.splitArn(workflow.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${machineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: `StartExportWorkflow${suffix}`,
+      actions: ['states:StartExecution'],
+      resources: [workflow.stateMachine.stateMachineArn],
+    }));
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: `StopExportWorkflow${suffix}`,
+      actions: ['states:DescribeExecution', 'states:StopExecution'],
+      resources: [executions],
+    }));
+    if (this.workflows.length > 1) {
+      // The new executions/* statement has a wildcard resource: record why.
+      acknowledgeServiceConstraints(this);
+    }
   }
 
   /** Let the handler run the bucket preflight checks (and delete exported objects, if asked). */

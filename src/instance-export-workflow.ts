@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Fn, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -10,6 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IConstruct } from 'constructs';
 import { acknowledgeServiceConstraints } from './acknowledgements';
+import { ENV_EXPORT_GRANTS } from './export-constants';
 import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './export-events';
 import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
 import { addSignalBackstop } from './export-signal-backstop';
@@ -54,7 +55,29 @@ export interface InstanceExportWorkflowProps {
    * @default - no topic; the events are still published on the default event bus
    */
   readonly notificationTopic?: sns.ITopic;
+
+  /**
+   * Let the workflow export ANY instance of the account and region (`ec2:CreateInstanceExportTask`
+   * on `instance/*`).
+   *
+   * By default the workflow exports only the instances it was granted: each `InstanceExport`
+   * grants its own instance, `grantExportOf()` grants one more, `allowInstancesTagged()` every
+   * instance carrying a tag. An execution for any other instance fails in its first step with
+   * `VmExport.InvalidInput`, before anything starts. With `true`, anyone who may start the
+   * workflow can copy the disk of any instance into the export bucket: grant
+   * `states:StartExecution` on it accordingly.
+   *
+   * @default false
+   */
+  readonly allowAnyInstance?: boolean;
 }
+
+/** The export-task function's environment is at most 4 KB; keep the grants well inside it. */
+const MAX_GRANTS_JSON_LENGTH = 3500;
+/** `i-` followed by 8 or 17 lowercase hexadecimal characters. */
+const INSTANCE_ID_PATTERN = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/** The prefix CloudWatch Logs expects for log groups of vended logs (Step Functions among them). */
+const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
 
 /** The workflow each stack registered first (what `InstanceExportWorkflow.of()` returns). */
 const WORKFLOW_PER_STACK = new WeakMap<Stack, InstanceExportWorkflow>();
@@ -72,6 +95,9 @@ const WORKFLOW_PER_STACK = new WeakMap<Stack, InstanceExportWorkflow>();
  *
  * Its input is documented in the README (instanceId, targetEnvironment, s3Bucket, ...); on
  * success its output carries the export task id and the S3 object key.
+ *
+ * It exports only the instances it was granted (`grantExportOf()`, `allowInstancesTagged()`;
+ * every `InstanceExport` grants its own), unless `allowAnyInstance` is set.
  */
 export class InstanceExportWorkflow extends Construct {
   /**
@@ -118,6 +144,10 @@ export class InstanceExportWorkflow extends Construct {
   private readonly machine: sfn.StateMachine;
   private readonly functionRole: iam.Role;
   private readonly grantedBuckets = new Set<string>();
+  private readonly anyInstance: boolean;
+  private readonly grantedInstances: string[] = [];
+  private readonly tagGrants: Array<{ readonly key: string; readonly value: string }> = [];
+  private grantedInstancesStatement?: iam.PolicyStatement;
 
   /**
    * @param scope the scope to create the workflow in (usually the stack; see `of()`)
@@ -134,6 +164,7 @@ export class InstanceExportWorkflow extends Construct {
 
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    this.anyInstance = props.allowAnyInstance ?? false;
 
     // -------------------------------------------------------------------------------------------
     // The export-task function.
@@ -163,13 +194,22 @@ export class InstanceExportWorkflow extends Construct {
       memorySize: 256,
       role: this.functionRole,
       logGroup: this.functionLogGroup,
+      environment: {
+        // What `prepare` lets through (lambda/shared/export-grants.ts); instance ids may be tokens.
+        [ENV_EXPORT_GRANTS]: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.grantsDocument()) }),
+      },
     });
     this.exportFunction = fn;
+    this.node.addValidation({ validate: () => this.validateGrantsSize() });
 
     // -------------------------------------------------------------------------------------------
     // The state machine.
     // -------------------------------------------------------------------------------------------
-    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention, removalPolicy });
+    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      logGroupName: this.stateMachineLogGroupName(),
+      retention,
+      removalPolicy,
+    });
 
     const definition = buildExportWorkflowDefinition(new Construct(this, 'Definition'), { exportFunction: fn });
     this.machine = new sfn.StateMachine(this, 'StateMachine', {
@@ -213,6 +253,93 @@ export class InstanceExportWorkflow extends Construct {
     }
     this.grantedBuckets.add(key);
     this.functionRole.addToPrincipalPolicy(bucketPreflightStatement(bucket.bucketArn));
+  }
+
+  /**
+   * Allows the workflow to export one instance. Each `InstanceExport` calls this for its own
+   * instance; call it for the instances a pipeline, a schedule or a script exports with a
+   * workflow it starts directly. Repeated calls for the same instance add nothing.
+   *
+   * The export-task function's role gets `ec2:CreateInstanceExportTask` on the instance's ARN,
+   * and the workflow's first step lets executions for the instance through.
+   *
+   * @param instanceId `i-` followed by 8 or 17 lowercase hexadecimal characters, or a token
+   * (for example `instance.instanceId`)
+   */
+  public grantExportOf(instanceId: string): void {
+    if (!Token.isUnresolved(instanceId) && !INSTANCE_ID_PATTERN.test(instanceId)) {
+      throw new Error(`${this.node.path}: grantExportOf('${instanceId}'): '${instanceId}' is not an instance id. Use 'i-' followed by 8 or 17 ` +
+        'lowercase hexadecimal characters (e.g. i-0123456789abcdef0), or a reference such as instance.instanceId.');
+    }
+    if (this.grantedInstances.includes(instanceId)) {
+      return;
+    }
+    this.grantedInstances.push(instanceId);
+    if (this.anyInstance) {
+      // instance/* already covers it; the id is still listed for the record.
+      return;
+    }
+    const arn = Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: instanceId });
+    if (this.grantedInstancesStatement) {
+      this.grantedInstancesStatement.addResources(arn);
+      return;
+    }
+    this.grantedInstancesStatement = new iam.PolicyStatement({
+      sid: 'ExportGrantedInstances',
+      actions: ['ec2:CreateInstanceExportTask'],
+      resources: [arn],
+    });
+    this.functionRole.addToPrincipalPolicy(this.grantedInstancesStatement);
+  }
+
+  /**
+   * Allows the workflow to export every instance that carries the tag `key` with the value
+   * `value` when the export starts (IAM condition `aws:ResourceTag/<key>` on `instance/*`; the
+   * workflow's first step reads the instance's tags with DescribeInstances and refuses an
+   * instance without a granted tag). Grants add up: an instance carrying any granted tag, or
+   * granted by id, may be exported. Repeated calls with the same tag add nothing.
+   *
+   * Whoever may tag instances can then have them exported: grant `ec2:CreateTags` for this key
+   * accordingly.
+   *
+   * @param key the tag key: not empty, at most 128 characters, not starting with `aws:`, not a token
+   * @param value the tag value (exact match, case-sensitive): at most 256 characters
+   */
+  public allowInstancesTagged(key: string, value: string): void {
+    const errors: string[] = [];
+    if (Token.isUnresolved(key)) {
+      errors.push('key is a token: it becomes part of the IAM condition key aws:ResourceTag/<key>, which CloudFormation cannot compute. Use a literal tag key.');
+    } else if (key.trim() === '') {
+      errors.push(`key '${key}' is empty: pass the tag key the instances carry, e.g. allowInstancesTagged('vm-export', 'allowed').`);
+    } else {
+      if (key.toLowerCase().startsWith('aws:')) {
+        errors.push(`key '${key}' starts with 'aws:', which AWS reserves for its own tags: use a tag key of your own, e.g. 'vm-export'.`);
+      }
+      if (key.length > 128) {
+        errors.push(`key is ${key.length} characters long: EC2 tag keys have at most 128. Shorten it.`);
+      }
+    }
+    if (!Token.isUnresolved(value) && value.length > 256) {
+      errors.push(`value is ${value.length} characters long: EC2 tag values have at most 256. Shorten it.`);
+    }
+    if (errors.length > 0) {
+      throw new Error(`${this.node.path}: allowInstancesTagged(): invalid arguments:\n- ${errors.join('\n- ')}`);
+    }
+    if (this.tagGrants.some((g) => g.key === key && g.value === value)) {
+      return;
+    }
+    this.tagGrants.push({ key, value });
+    if (this.anyInstance) {
+      return;
+    }
+    this.functionRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: `ExportInstancesTagged${this.tagGrants.length}`,
+      actions: ['ec2:CreateInstanceExportTask'],
+      resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+      conditions: { StringEquals: { [`aws:ResourceTag/${key}`]: value } },
+    }));
+    // The new statement has a wildcard resource: record why.
+    acknowledgeServiceConstraints(this);
   }
 
   /**
@@ -299,7 +426,8 @@ export class InstanceExportWorkflow extends Construct {
 
   /**
    * The least-privilege statements of the export-task function (the bucket reads are added per
-   * bucket by `grantBucketAccess`).
+   * bucket by `grantBucketAccess`, the instances by `grantExportOf` and `allowInstancesTagged`;
+   * `instance/*` only with `allowAnyInstance`).
    */
   private exportTaskStatements(): iam.PolicyStatement[] {
     const stack = Stack.of(this);
@@ -311,13 +439,47 @@ export class InstanceExportWorkflow extends Construct {
         actions: ['ec2:DescribeExportTasks', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
         resources: ['*'],
       }),
-      new iam.PolicyStatement({
+      ...(this.anyInstance ? [new iam.PolicyStatement({
         sid: 'ExportInstances',
         actions: ['ec2:CreateInstanceExportTask'],
         resources: [instances],
-      }),
+      })] : []),
       ...createTaggedExportTaskStatements(this),
       cancelManagedExportTasksStatement(this),
     ];
+  }
+
+  /** The grants as the export-task function reads them (ExportGrants in lambda/shared/export-grants.ts). */
+  private grantsDocument(): { anyInstance: boolean; instances: string[]; tags: Array<{ key: string; value: string }> } {
+    return {
+      anyInstance: this.anyInstance,
+      instances: this.anyInstance ? [] : [...this.grantedInstances],
+      tags: this.anyInstance ? [] : this.tagGrants.map((g) => ({ key: g.key, value: g.value })),
+    };
+  }
+
+  /** The grants must fit into the function's environment (4 KB in all). */
+  private validateGrantsSize(): string[] {
+    // Unresolved ids are counted at the length of their token text (about an instance id's).
+    const length = JSON.stringify(this.grantsDocument()).length;
+    if (length <= MAX_GRANTS_JSON_LENGTH) {
+      return [];
+    }
+    return [`the workflow was granted ${this.grantedInstances.length} instances and ${this.tagGrants.length} tags: the list takes ` +
+      `${length} characters, more than the ${MAX_GRANTS_JSON_LENGTH} that fit into the export-task function's environment (4 KB). ` +
+      'Tag the instances and grant the tag once with allowInstancesTagged(key, value) instead of granting each instance.'];
+  }
+
+  /**
+   * `/aws/vendedlogs/states/<stack name>-<path>-<hash>-<stack UUID>`: the prefix keeps the log
+   * group out of the account's CloudWatch Logs resource policy (capped at 5,120 characters); the
+   * construct's unique name tells the workflows of an account apart; the stack's UUID lets a
+   * stack be created again after a retained log group was left behind (a deleted or rolled
+   * back stack keeps it under the default removal policy).
+   */
+  private stateMachineLogGroupName(): string {
+    const unique = Names.uniqueResourceName(this, { maxLength: 200, separator: '-', allowedSpecialCharacters: '-_' });
+    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
+    return Fn.join('', [VENDED_LOGS_PREFIX, unique, '-', stackUuid]);
   }
 }

@@ -122,7 +122,8 @@ export interface InstanceExportProps {
   readonly revision?: string;
 
   /**
-   * The workflow that runs the export.
+   * The workflow that runs the export. The export grants its instance to the workflow
+   * (`grantExportOf`).
    *
    * @default - the stack's shared workflow (`InstanceExportWorkflow.of(this)`)
    */
@@ -185,6 +186,8 @@ export class InstanceExport extends Construct {
 
     this.workflow = props.workflow ?? InstanceExportWorkflow.of(this);
     this.workflow.grantBucketAccess(props.bucket.bucket);
+    // The workflow exports only the instances it was granted.
+    this.workflow.grantExportOf(props.instanceId);
     const provider = InstanceExportProvider.of(this, this.workflow);
     provider.grantBucket(props.bucket.bucketArn, props.deleteObjectOnDelete ? prefix : undefined);
     if (!waitForCompletion) {

@@ -3,6 +3,7 @@ import {
   CustomResource,
   Duration,
   RemovalPolicy,
+  Stack,
   Token,
   aws_iam as iam,
   aws_s3 as s3,
@@ -12,6 +13,7 @@ import { acknowledgeExportBucket } from './acknowledgements';
 import { BucketGrantProvider } from './bucket-grant-provider';
 import { VmExportCanonicalIds } from './canonical-ids';
 import { BUCKET_POLICY_SID } from './export-constants';
+import { validateDefaultCanonicalId } from './partitions';
 import { validateBucketName, validateCanonicalId } from './validation';
 
 /**
@@ -40,9 +42,12 @@ export interface VmExportBucketImportOptions {
   /**
    * The canonical ID of the VM Import/Export service account to grant access to.
    *
-   * Set it for a region newer than the library's table, or a private partition.
+   * Set it for a region newer than the library's table, or a private partition. Required in
+   * the partitions without a documented ID (`aws-eusc`, `aws-iso*`).
    *
-   * @default - the ID for the stack's region (`VmExportCanonicalIds.of(scope)`)
+   * @default - the ID for the stack's region (`VmExportCanonicalIds.of(scope)`); an error at
+   * synth time when the stack's region is in `aws-eusc` or `aws-iso*`, and at deploy time when
+   * an environment-agnostic stack is deployed there
    */
   readonly canonicalId?: string;
 }
@@ -62,9 +67,12 @@ export interface VmExportBucketProps {
    * The canonical ID of the VM Import/Export service account to grant access to.
    *
    * Set it for a region newer than the library's table, or a private partition. Must be
-   * 64 lowercase hexadecimal characters.
+   * 64 lowercase hexadecimal characters. Required in the partitions without a documented ID
+   * (`aws-eusc`, `aws-iso*`).
    *
-   * @default - the ID for the stack's region (`VmExportCanonicalIds.of(this)`)
+   * @default - the ID for the stack's region (`VmExportCanonicalIds.of(this)`); an error at
+   * synth time when the stack's region is in `aws-eusc` or `aws-iso*`, and at deploy time when
+   * an environment-agnostic stack is deployed there
    */
   readonly canonicalId?: string;
 
@@ -143,8 +151,9 @@ export class VmExportBucket extends Construct implements IVmExportBucket {
    * At deploy time a custom resource checks the bucket (same region as the stack, object
    * ownership not `BucketOwnerEnforced`, default encryption not SSE-KMS) and fails the
    * deployment with the fix when it is not usable. It then adds the ACL grants and merges a
-   * statement with its own Sid into the bucket policy, and removes only those on delete.
-   * The bucket policy is never replaced.
+   * statement with a Sid of its own into the bucket policy, which records the ACL grants it
+   * added. On delete it removes its statement and only the grants it added, unless another
+   * stack's grant resource still relies on them. The bucket policy is never replaced.
    *
    * @param scope the scope
    * @param id the construct id
@@ -196,12 +205,15 @@ export class VmExportBucket extends Construct implements IVmExportBucket {
     this.canonicalId = props.canonicalId ?? VmExportCanonicalIds.of(this);
 
     bucket.addToResourcePolicy(serviceAccessStatement(this.canonicalId, bucket));
-    const aclGrant = grantResource(this, this.bucket, this.canonicalId, false);
+    const aclGrant = grantResource(this, this.bucket, this.canonicalId, false, props.canonicalId === undefined);
 
     const grants = new DependencyGroup();
     grants.add(aclGrant);
     if (bucket.policy) {
       grants.add(bucket.policy);
+      // On delete the grant looks in this policy for other stacks that still rely on the
+      // grants; CloudFormation deletes the policy too, so the grant must go first.
+      aclGrant.node.addDependency(bucket.policy);
     }
     this.grantsApplied = grants;
   }
@@ -222,6 +234,7 @@ class ImportedVmExportBucket extends Construct implements IVmExportBucket {
     const errors = [
       ...validateBucketName('bucketName', bucketName),
       ...validateCanonicalId('canonicalId', options.canonicalId),
+      ...validateDefaultCanonicalId(this, 'canonicalId', options.canonicalId),
     ];
     throwIfErrors(this, errors);
 
@@ -229,7 +242,7 @@ class ImportedVmExportBucket extends Construct implements IVmExportBucket {
     this.bucketName = this.bucket.bucketName;
     this.bucketArn = this.bucket.bucketArn;
     this.canonicalId = options.canonicalId ?? VmExportCanonicalIds.of(this);
-    this.grantsApplied = grantResource(this, this.bucket, this.canonicalId, true);
+    this.grantsApplied = grantResource(this, this.bucket, this.canonicalId, true, options.canonicalId === undefined);
   }
 }
 
@@ -243,8 +256,11 @@ function serviceAccessStatement(canonicalId: string, bucket: s3.IBucket): iam.Po
   });
 }
 
-/** The custom resource that adds the service account's grants (and, if imported, policy). */
-function grantResource(scope: Construct, bucket: s3.IBucket, canonicalId: string, imported: boolean): CustomResource {
+/**
+ * The custom resource that adds the service account's grants (and, if imported, policy).
+ * `defaulted`: the canonical ID is the library's default, not the user's.
+ */
+function grantResource(scope: Construct, bucket: s3.IBucket, canonicalId: string, imported: boolean, defaulted: boolean): CustomResource {
   const provider = BucketGrantProvider.of(scope);
   provider.grantBucket(bucket.bucketArn, imported);
   // The shape handlers read: BucketGrantProperties in lambda/shared/contract.ts.
@@ -256,6 +272,9 @@ function grantResource(scope: Construct, bucket: s3.IBucket, canonicalId: string
     ExpectedRegion: Aws.REGION,
     ManagePolicy: String(imported),
     PolicySid: BUCKET_POLICY_SID,
+    // Only an environment-agnostic stack learns its partition at deploy time: the handler then
+    // refuses a defaulted ID in a partition without a documented one (aws-eusc, aws-iso*).
+    ...(defaulted && Token.isUnresolved(Stack.of(scope).region) ? { CanonicalIdDefaulted: 'true' } : {}),
   };
   const resource = new CustomResource(scope, 'ServiceGrant', {
     serviceToken: provider.serviceToken,
@@ -281,6 +300,7 @@ function lifecycleRules(props: VmExportBucketProps): s3.LifecycleRule[] {
 function validateProps(scope: Construct, props: VmExportBucketProps): void {
   const errors: string[] = [
     ...validateCanonicalId('canonicalId', props.canonicalId),
+    ...validateDefaultCanonicalId(scope, 'canonicalId', props.canonicalId),
     ...validateBucketName('bucketName', props.bucketName),
     ...validateWholeDays('expireExportsAfter', props.expireExportsAfter),
     ...validateWholeDays('abortIncompleteUploadsAfter', props.abortIncompleteUploadsAfter),

@@ -3,8 +3,9 @@
  * test/fault-injection.test.ts: an answer without Owner / Grants made PutBucketAcl drop the
  * owner's FULL_CONTROL).
  */
+import { createEvent, props } from './bucket-grant.fixtures';
 import { createFakeAws } from './support/fake-aws';
-import { applyAclChange } from '../lambda/bucket-grant/acl';
+import { onEvent } from '../lambda/bucket-grant/index';
 
 const SERVICE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
 
@@ -17,7 +18,7 @@ test.each([
   const bucket = fake.s3.createBucket('acl-guard');
   const before = JSON.stringify(bucket.grants);
   fake.world.interceptor = async (call, proceed) => (call.operation === 'GetBucketAcl' ? malform(await proceed()) : proceed());
-  await expect(applyAclChange(fake.clients('t').s3, 'acl-guard', { add: SERVICE }))
+  await expect(onEvent(createEvent(props({ BucketName: 'acl-guard', CanonicalId: SERVICE })), fake.clients('t').s3))
     .rejects.toThrow(/GetBucketAcl returned an incomplete ACL for bucket 'acl-guard'.*not changed/);
   expect(fake.world.callsOf({ operation: 'PutBucketAcl' })).toHaveLength(0);
   expect(JSON.stringify(bucket.grants)).toBe(before);
@@ -26,6 +27,6 @@ test.each([
 test('a complete answer still adds the grants and keeps the owner\'s', async () => {
   const fake = createFakeAws();
   const bucket = fake.s3.createBucket('acl-guard');
-  await expect(applyAclChange(fake.clients('t').s3, 'acl-guard', { add: SERVICE })).resolves.toBe(true);
+  await onEvent(createEvent(props({ BucketName: 'acl-guard', CanonicalId: SERVICE })), fake.clients('t').s3);
   expect(bucket.grants.map((g) => g.Permission)).toEqual(['FULL_CONTROL', 'READ_ACP', 'WRITE']);
 });

@@ -3,6 +3,8 @@
  */
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { ServicePermission } from '../lambda/bucket-grant/acl';
+import { holderHash, holderSid } from '../lambda/bucket-grant/holders';
 import { BUCKET_POLICY_SID, BucketGrantProperties } from '../lambda/shared/contract';
 
 /** The default-row service ID (us-east-1 and every unlisted region). */
@@ -83,6 +85,21 @@ export function deleteEvent(
   physicalId = `vm-export-grant:${p.BucketName}`,
 ): CloudFormationCustomResourceEvent {
   return { ...COMMON, RequestType: 'Delete', PhysicalResourceId: physicalId, ResourceProperties: { ...p } };
+}
+
+/** The stack id of a stack named `name` (the fixtures' events come from stack `VmExport`). */
+export function stackIdOf(name: string): string {
+  return `arn:aws:cloudformation:us-east-1:123456789012:stack/${name}/5b0a1d30-0000-11ef-9c2b-${name.length.toString(16).padStart(12, '0')}`;
+}
+
+/** The same event as sent for the grant resource `logicalId` of stack `name`. */
+export function inStack<E extends CloudFormationCustomResourceEvent>(event: E, name: string, logicalId = event.LogicalResourceId): E {
+  return { ...event, StackId: stackIdOf(name), LogicalResourceId: logicalId };
+}
+
+/** The Sid of the holder statement of the grant resource `logicalId` in stack `name`, recording `added`. */
+export function sidOf(added: ServicePermission[] = [], name?: string, logicalId = COMMON.LogicalResourceId, base = BUCKET_POLICY_SID): string {
+  return holderSid(base, holderHash(name === undefined ? COMMON.StackId : stackIdOf(name), logicalId), added);
 }
 
 /** An S3 error as the SDK throws it (name = the S3 error code). */

@@ -33,8 +33,18 @@ import { handler, onEvent, physicalIdFor } from '../lambda/bucket-grant/index';
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
 
+beforeAll(() => {
+  // Deletes log what they removed or kept; keep the test output readable.
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+
+afterAll(() => {
+  jest.restoreAllMocks();
+});
+
 beforeEach(() => {
   s3Mock.reset();
+  s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 'The bucket policy does not exist', 404));
 });
 
 /** The AccessControlPolicy of the only PutBucketAcl call. */
@@ -165,7 +175,7 @@ describe('create', () => {
 });
 
 describe('update', () => {
-  test('a new canonical ID replaces the old READ_ACP and WRITE and keeps the old ID\'s other grants', async () => {
+  test('a new canonical ID replaces the old READ_ACP and WRITE and keeps the old ID\'s other grants (the bucket\'s own grant, nobody else holds them)', async () => {
     s3Mock.on(GetBucketAclCommand).resolves({
       Owner: OWNER,
       Grants: [
@@ -190,6 +200,9 @@ describe('update', () => {
       ],
     });
     expect(result).toEqual({ PhysicalResourceId: `vm-export-grant:${BUCKET}`, Data: { CanonicalId: MILAN_ID } });
+    // It looked for other holders of the old ID, and wrote no policy.
+    expect(s3Mock).toHaveReceivedCommandWith(GetBucketPolicyCommand, { Bucket: BUCKET });
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand);
   });
 
   test('the same canonical ID with grants in place writes nothing', async () => {
@@ -239,7 +252,7 @@ describe('update', () => {
 });
 
 describe('delete', () => {
-  test('removes only READ_ACP and WRITE of our ID and keeps everything else', async () => {
+  test('the bucket\'s own grant (its stack created the bucket) removes only READ_ACP and WRITE of its ID and keeps everything else', async () => {
     s3Mock.on(GetBucketAclCommand).resolves({
       Owner: OWNER,
       Grants: [

@@ -20,8 +20,10 @@ import {
   props,
   s3Error,
   SERVICE_ID,
+  sidOf,
   updateEvent,
 } from './bucket-grant.fixtures';
+import { holderHash, parseHolderSid } from '../lambda/bucket-grant/holders';
 import { onEvent } from '../lambda/bucket-grant/index';
 import { BUCKET_POLICY_SID } from '../lambda/shared/contract';
 
@@ -30,8 +32,10 @@ const s3 = new S3Client({ region: 'us-east-1' });
 
 const managed = (overrides = {}) => props({ VerifyBucket: 'false', ManagePolicy: 'true', ...overrides });
 
-/** The statement the handler owns, written out by hand. */
-function ours(id = SERVICE_ID, partition = 'aws', bucket = BUCKET, sid = BUCKET_POLICY_SID) {
+const BOTH: Array<'READ_ACP' | 'WRITE'> = ['READ_ACP', 'WRITE'];
+
+/** A service statement written out by hand; by default the fixtures' resource's own, recording nothing. */
+function ours(id = SERVICE_ID, partition = 'aws', bucket = BUCKET, sid = sidOf()) {
   return {
     Sid: sid,
     Effect: 'Allow',
@@ -73,11 +77,44 @@ function sentPolicy(): unknown {
   return JSON.parse(calls[0].args[0].input.Policy as string);
 }
 
+/** The grants of the only PutBucketAcl call. */
+function sentGrants(): unknown {
+  const calls = s3Mock.commandCalls(PutBucketAclCommand);
+  expect(calls).toHaveLength(1);
+  return calls[0].args[0].input.AccessControlPolicy?.Grants;
+}
+
+beforeAll(() => {
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+
+afterAll(() => {
+  jest.restoreAllMocks();
+});
+
 beforeEach(() => {
   s3Mock.reset();
   s3Mock.on(GetBucketAclCommand).resolves({
     Owner: OWNER,
     Grants: [OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP'), grant(SERVICE_ID, 'WRITE')],
+  });
+});
+
+describe('the Sid of a holder statement', () => {
+  test('is PolicySid, 12 hex characters of the stack id and logical id, and what the holder added', () => {
+    expect(sidOf()).toMatch(/^VmExportServiceAccess[0-9a-f]{12}$/);
+    expect(sidOf(BOTH)).toBe(`${sidOf()}AddedReadAcpAddedWrite`);
+    expect(sidOf(['WRITE'])).toBe(`${sidOf()}AddedWrite`);
+    expect(sidOf([], 'OtherStack')).not.toBe(sidOf());
+    expect(sidOf([], undefined, 'OtherGrant')).not.toBe(sidOf());
+    expect(holderHash('a', 'b/c')).not.toBe(holderHash('a/b', 'c'));
+  });
+
+  test('parses back; any other Sid (the fixed one included) is not a holder', () => {
+    expect(parseHolderSid(sidOf(['READ_ACP']), BUCKET_POLICY_SID)).toEqual({ hash: sidOf().slice(BUCKET_POLICY_SID.length), added: ['READ_ACP'] });
+    for (const sid of [BUCKET_POLICY_SID, `${BUCKET_POLICY_SID}2`, `${sidOf()}AddedWriteAddedReadAcp`, `Other${sidOf()}`, undefined, 42]) {
+      expect([sid, parseHolderSid(sid, BUCKET_POLICY_SID)]).toEqual([sid, undefined]);
+    }
   });
 });
 
@@ -91,6 +128,16 @@ describe('policy on create / update', () => {
     expect(s3Mock).toHaveReceivedCommandWith(GetBucketPolicyCommand, { Bucket: BUCKET });
   });
 
+  test('records in its Sid each ACL grant it added, and only those', async () => {
+    s3Mock.on(GetBucketAclCommand).resolves({ Owner: OWNER, Grants: [OWNER_FULL_CONTROL, grant(SERVICE_ID, 'WRITE')] });
+    noPolicy();
+
+    await onEvent(createEvent(managed()), s3);
+
+    expect(sentGrants()).toEqual([OWNER_FULL_CONTROL, grant(SERVICE_ID, 'WRITE'), grant(SERVICE_ID, 'READ_ACP')]);
+    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [ours(SERVICE_ID, 'aws', BUCKET, sidOf(['READ_ACP']))] });
+  });
+
   test('merges into an existing policy and keeps the other statements in order', async () => {
     existingPolicy({ Version: '2012-10-17', Id: 'ExportBucketPolicy', Statement: [DENY_HTTP, LOGS_WRITE] });
 
@@ -99,13 +146,22 @@ describe('policy on create / update', () => {
     expect(sentPolicy()).toEqual({ Version: '2012-10-17', Id: 'ExportBucketPolicy', Statement: [DENY_HTTP, LOGS_WRITE, ours()] });
   });
 
-  test('replaces an existing statement with our Sid in place instead of adding a second one', async () => {
-    const stale = { ...ours(MILAN_ID), Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/*` };
+  test('a statement under the fixed Sid (by hand, or by an earlier version) is left exactly as it is', async () => {
+    const handMade = { ...ours(SERVICE_ID, 'aws', BUCKET, BUCKET_POLICY_SID), Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/vms/*` };
+    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, handMade, LOGS_WRITE] });
+
+    await onEvent(createEvent(managed()), s3);
+
+    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP, handMade, LOGS_WRITE, ours()] });
+  });
+
+  test('a retried Create rewrites its own statement in place and keeps what it recorded', async () => {
+    const stale = { ...ours(SERVICE_ID, 'aws', BUCKET, sidOf(BOTH)), Action: 's3:PutObject' };
     existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, stale, LOGS_WRITE] });
 
     await onEvent(createEvent(managed()), s3);
 
-    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(), LOGS_WRITE] });
+    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, sidOf(BOTH)), LOGS_WRITE] });
   });
 
   test('a single statement object (not an array) is kept', async () => {
@@ -138,7 +194,7 @@ describe('policy on create / update', () => {
     expect(JSON.parse(put.Policy as string)).toEqual({
       Version: '2012-10-17',
       Statement: [{
-        Sid: BUCKET_POLICY_SID,
+        Sid: sidOf(BOTH),
         Effect: 'Allow',
         Principal: { CanonicalUser: CHINA_ID },
         Action: ['s3:GetBucketAcl', 's3:PutObject'],
@@ -160,20 +216,29 @@ describe('policy on create / update', () => {
     expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [ours(SERVICE_ID, 'aws-us-gov')] });
   });
 
-  test('update with a new canonical ID rewrites our statement only', async () => {
-    existingPolicy({ Version: '2012-10-17', Statement: [ours(SERVICE_ID), DENY_HTTP] });
+  test('update with a new canonical ID: the old ID\'s grants it added go, those it found stay', async () => {
+    s3Mock.on(GetBucketAclCommand).resolves({
+      Owner: OWNER,
+      Grants: [OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP'), grant(SERVICE_ID, 'WRITE')],
+    });
+    existingPolicy({ Version: '2012-10-17', Statement: [ours(SERVICE_ID, 'aws', BUCKET, sidOf(['WRITE'])), DENY_HTTP] });
 
     await onEvent(updateEvent(managed({ CanonicalId: MILAN_ID }), managed()), s3);
 
-    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [ours(MILAN_ID), DENY_HTTP] });
+    expect(sentGrants()).toEqual([OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP'), grant(MILAN_ID, 'READ_ACP'), grant(MILAN_ID, 'WRITE')]);
+    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(MILAN_ID, 'aws', BUCKET, sidOf(BOTH))] });
   });
 
-  test('update with a new Sid drops the statement under the old Sid', async () => {
-    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, 'OldSid')] });
+  test('update with a new Sid moves our statement and its record to the new Sid', async () => {
+    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, sidOf(['READ_ACP'], undefined, undefined, 'OldSid'))] });
 
     await onEvent(updateEvent(managed({ PolicySid: 'NewSid' }), managed({ PolicySid: 'OldSid' })), s3);
 
-    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, 'NewSid')] });
+    expect(sentPolicy()).toEqual({
+      Version: '2012-10-17',
+      Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, sidOf(['READ_ACP'], undefined, undefined, 'NewSid'))],
+    });
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketAclCommand);
   });
 
   test('update that turns ManagePolicy off removes our statement', async () => {
@@ -201,21 +266,40 @@ describe('policy on create / update', () => {
       `S3 PutBucketPolicy failed on bucket '${BUCKET}': AccessDenied: Access Denied. Check that the handler's role may call s3:PutBucketPolicy`,
     );
   });
+
+  test('when the policy (the record) cannot be written, the ACL grants just added are taken back', async () => {
+    s3Mock.on(GetBucketAclCommand).resolves({ Owner: OWNER, Grants: [OWNER_FULL_CONTROL] });
+    noPolicy();
+    s3Mock.on(PutBucketPolicyCommand).rejects(s3Error('AccessDenied', 'Access Denied', 403));
+
+    await expect(onEvent(createEvent(managed()), s3)).rejects.toThrow(/S3 PutBucketPolicy failed/);
+
+    const acls = s3Mock.commandCalls(PutBucketAclCommand).map((c) => c.args[0].input.AccessControlPolicy?.Grants);
+    expect(acls).toEqual([[OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP'), grant(SERVICE_ID, 'WRITE')], [OWNER_FULL_CONTROL]]);
+  });
 });
 
 describe('policy on delete', () => {
-  test('removes only our statement and keeps the others', async () => {
-    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(), LOGS_WRITE] });
+  test('removes only our statement and the ACL grants it recorded, and keeps the others', async () => {
+    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, sidOf(BOTH)), LOGS_WRITE] });
 
     await onEvent(deleteEvent(managed()), s3);
 
     expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP, LOGS_WRITE] });
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketPolicyCommand);
-    // The ACL grants go too.
     expect(s3Mock).toHaveReceivedCommandWith(PutBucketAclCommand, {
       Bucket: BUCKET,
       AccessControlPolicy: { Owner: OWNER, Grants: [OWNER_FULL_CONTROL] },
     });
+  });
+
+  test('keeps the ACL grants it found on the bucket', async () => {
+    existingPolicy({ Version: '2012-10-17', Statement: [ours(SERVICE_ID, 'aws', BUCKET, sidOf(['WRITE'])), DENY_HTTP] });
+
+    await onEvent(deleteEvent(managed()), s3);
+
+    expect(sentGrants()).toEqual([OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP')]);
+    expect(sentPolicy()).toEqual({ Version: '2012-10-17', Statement: [DENY_HTTP] });
   });
 
   test('deletes the policy when ours was the only statement', async () => {
@@ -225,16 +309,18 @@ describe('policy on delete', () => {
 
     expect(s3Mock).toHaveReceivedCommandWith(DeleteBucketPolicyCommand, { Bucket: BUCKET });
     expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand);
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketAclCommand);
   });
 
-  test('leaves a policy without our statement alone', async () => {
-    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP] });
+  test('without a statement of its own (an earlier version, or a rewritten policy) it changes nothing', async () => {
+    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, BUCKET_POLICY_SID)] });
 
     await onEvent(deleteEvent(managed()), s3);
 
     expect(s3Mock).toHaveReceivedCommandTimes(GetBucketPolicyCommand, 1);
     expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand);
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketPolicyCommand);
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketAclCommand);
   });
 
   test('a bucket without a policy is fine', async () => {
@@ -245,9 +331,15 @@ describe('policy on delete', () => {
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketPolicyCommand);
   });
 
-  test('without ManagePolicy the policy is not read', async () => {
+  test('the bucket\'s own grant reads the policy for other holders and never writes it', async () => {
+    existingPolicy({ Version: '2012-10-17', Statement: [DENY_HTTP, ours(SERVICE_ID, 'aws', BUCKET, BUCKET_POLICY_SID)] });
+
     await onEvent(deleteEvent(props({ ManagePolicy: 'false' })), s3);
 
-    expect(s3Mock).not.toHaveReceivedCommand(GetBucketPolicyCommand);
+    expect(s3Mock).toHaveReceivedCommandWith(GetBucketPolicyCommand, { Bucket: BUCKET });
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand);
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketPolicyCommand);
+    // Its own stack's statement (the fixed Sid) is not another holder: the grants go.
+    expect(sentGrants()).toEqual([OWNER_FULL_CONTROL]);
   });
 });

@@ -288,6 +288,36 @@ describe('EC2 forgetting finished tasks', () => {
   }, HEAVY);
 });
 
+describe('rollback with EC2 forgetting finished tasks', () => {
+  const OTHER_INSTANCE = 'i-0fedcba9876543210';
+
+  test.each(RETENTIONS)('%s: a rollback to the completed export starts no export; its physical id keeps nothing running', async (_name, retention) => {
+    const d = await completedThenForgotten(retention);
+    d.fake.ec2.addInstance({ instanceId: OTHER_INSTANCE });
+    // The update to another instance starts a second export; then the stack update fails.
+    const next = new LocalDeployment(d.fake, synthSampleStack({ instanceId: OTHER_INSTANCE }), { bucketNames: d.dep.bucketNames });
+    d.fake.cfn.setStackStatus(d.dep.stackId, 'UPDATE_IN_PROGRESS');
+    const oldProps = d.dep.properties(d.exportId);
+    const updated = await providerOnEvent(next.updateEvent(d.exportId, d.response.PhysicalResourceId, oldProps), d.fake.clients('provider'));
+    await d.fake.settle();
+    d.fake.cfn.setStackStatus(d.dep.stackId, 'UPDATE_ROLLBACK_IN_PROGRESS');
+    const creates = () => d.fake.world.callsOf({ operation: 'CreateInstanceExportTask' }).filter((c) => c.outcome === 'ok').length;
+    expect(creates()).toBe(2);
+
+    // CloudFormation swaps the properties back and sends the current (new) physical id.
+    const rolledBack = await providerOnEvent(d.dep.updateEvent(d.exportId, updated.PhysicalResourceId, next.properties(d.exportId)), d.fake.clients('provider'));
+    await d.fake.settle();
+
+    expect(creates()).toBe(2);
+    expect(rolledBack.PhysicalResourceId).not.toBe(updated.PhysicalResourceId);
+    if (retention === undefined) {
+      // Still listed: the earlier export is found again, physical id and all.
+      expect(rolledBack.PhysicalResourceId).toBe(d.response.PhysicalResourceId);
+    }
+    expect(d.fake.sfn.running()).toHaveLength(0);
+  }, HEAVY);
+});
+
 describe('what CancelExportTask says about a completed task is undocumented', () => {
   test.each<[CancelCompletedAnswer]>([['incorrect-state'], ['invalid-parameter'], ['succeeds']])(
     'answer %s: deleting the resource of a completed export never calls it, and the image stays', async (answer) => {

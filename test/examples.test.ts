@@ -167,4 +167,21 @@ describe('examples/workflow-targets.ts', () => {
       }),
     ]));
   });
+  test('the workflow may export the example\'s instance and no other: granted by id, checked in Prepare', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('ExportTaskRole') }] },
+    })) as any[];
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    const onInstances = statements.filter((s) => JSON.stringify(s.Resource).includes(':instance/'));
+    expect(onInstances).toEqual([{
+      Sid: 'ExportGrantedInstances',
+      Effect: 'Allow',
+      Action: 'ec2:CreateInstanceExportTask',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:eu-west-1:111111111111:instance/i-0123456789abcdef0']] },
+    }]);
+    const [fn] = Object.values(template.findResources('AWS::Lambda::Function', {
+      Properties: { Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExportTaskRole'), 'Arn'] } },
+    })) as any[];
+    expect(fn.Properties.Environment.Variables.VM_EXPORT_GRANTS).toBe('{"anyInstance":false,"instances":["i-0123456789abcdef0"],"tags":[]}');
+  });
 });

@@ -78,6 +78,7 @@ test('startExport: a CreateInstanceExportTask answer without a task id falls bac
   };
   const request = normalizeRequest({ instanceId: SAMPLE_INSTANCE, targetEnvironment: 'vmware', s3Bucket: 'undo-bucket', clientToken: 'token-1' });
   const result = await startExport(fake.clients('t').ec2, request);
-  expect(result).toEqual({ exportTaskId: [...fake.ec2.tasks.keys()][0], state: 'active' });
+  const id = [...fake.ec2.tasks.keys()][0];
+  expect(result).toEqual({ exportTaskId: id, state: 'active', s3Key: `exports/${id}.ova` });
   expect(fake.ec2.tasks.size).toBe(1);
 });

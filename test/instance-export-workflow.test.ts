@@ -35,7 +35,8 @@ function exportFunctionPolicyStatements(template: Template): any[] {
   const policies = template.findResources('AWS::IAM::Policy', {
     Properties: { Roles: [{ Ref: Match.stringLikeRegexp('ExportTaskRole') }] },
   });
-  const ids = Object.keys(policies);
+  // The function's own policy (the signal backstop's read permission is a policy of its own).
+  const ids = Object.keys(policies).filter((id) => id.includes('ExportTaskRoleDefaultPolicy'));
   expect(ids).toHaveLength(1);
   return policies[ids[0]].Properties.PolicyDocument.Statement;
 }
@@ -126,7 +127,7 @@ describe('InstanceExportWorkflow', () => {
     expect(Number(/^nodejs(\d+)\.x$/.exec(runtime.name)![1])).toBeGreaterThanOrEqual(22);
   });
 
-  test('export-task function IAM: exactly the least-privilege statements', () => {
+  test('export-task function IAM: exactly the least-privilege statements (no instance granted yet: no instance ARN at all)', () => {
     const { template } = synth();
     const statements = exportFunctionPolicyStatements(template);
     expect(statements).toEqual([
@@ -141,12 +142,6 @@ describe('InstanceExportWorkflow', () => {
         Effect: 'Allow',
         Action: ['ec2:DescribeExportTasks', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
         Resource: '*',
-      },
-      {
-        Sid: 'ExportInstances',
-        Effect: 'Allow',
-        Action: 'ec2:CreateInstanceExportTask',
-        Resource: ec2Arn('instance'),
       },
       {
         Sid: 'CreateTaggedExportTasks',
@@ -276,12 +271,48 @@ describe('InstanceExportWorkflow', () => {
       QUOTA_NEVER_FREED: contract.ERROR_QUOTA_NEVER_FREED,
       QUOTA_FULL: contract.ERROR_QUOTA_FULL,
       THROTTLED: contract.ERROR_THROTTLED,
+      TRANSIENT: contract.ERROR_TRANSIENT,
+      WATCH_LOST: contract.ERROR_WATCH_LOST,
+      FINISH_FAILED: contract.ERROR_FINISH_FAILED,
       INVALID_INPUT: contract.ERROR_INVALID_INPUT,
       INTERNAL_COMPLETED: contract.INTERNAL_COMPLETED,
       INTERNAL_CANCELLED: contract.INTERNAL_CANCELLED,
+      TASK_NOT_LISTED: contract.INTERNAL_TASK_NOT_LISTED,
       WORKFLOW_ERROR: contract.ERROR_WORKFLOW_ERROR,
     });
+    // Literal values (SPEC section 4 and the README's error table) for the documented names.
+    expect([WorkflowErrors.WATCH_LOST, WorkflowErrors.FINISH_FAILED, WorkflowErrors.TRANSIENT])
+      .toEqual(['VmExport.WatchLost', 'VmExport.FinishFailed', 'VmExport.Transient']);
     expect(MANAGED_TAG).toEqual({ KEY: contract.TAG_MANAGED, VALUE: contract.TAG_MANAGED_VALUE });
+  });
+
+  test('signal backstop: a rule on this state machine\'s FAILED / ABORTED / TIMED_OUT executions invokes the export-task function', () => {
+    const { template } = synth();
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } });
+    expect(Object.values(rules)).toHaveLength(1);
+    const rule = Object.values(rules)[0].Properties;
+    expect(rule.EventPattern).toEqual({
+      'source': ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      'detail': { status: ['FAILED', 'ABORTED', 'TIMED_OUT'], stateMachineArn: [{ Ref: expect.stringMatching(/^VmExportWorkflowStateMachine/) }] },
+    });
+    expect(rule.Targets).toEqual([expect.objectContaining({
+      Arn: { 'Fn::GetAtt': [expect.stringMatching(/^VmExportWorkflowExportTaskFunction/), 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+    })]);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExportTaskFunction'), 'Arn'] },
+    });
+    // It may read the executions' input (when the event leaves it out), of this state machine only.
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p).includes('ReadEndedExecutions'))!;
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([expect.objectContaining({
+      Sid: 'ReadEndedExecutions',
+      Action: 'states:DescribeExecution',
+      Resource: expect.objectContaining({ 'Fn::Join': expect.anything() }),
+    })]);
+    expect(JSON.stringify(policy.Properties.PolicyDocument.Statement[0].Resource)).toMatch(/:execution:/);
   });
 
   test('the definition uses the AWS SDK integration for polling and Lambda invoke for the steps', () => {
@@ -290,5 +321,60 @@ describe('InstanceExportWorkflow', () => {
     expect(definition).toContain(':states:::aws-sdk:ec2:describeExportTasks');
     expect(definition).toContain(':states:::lambda:invoke');
     expect(definition).toContain('States.Array($.start.exportTaskId)');
+  });
+});
+
+describe('the state machine log group is named under /aws/vendedlogs/states/', () => {
+  const stackUuid = { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] };
+  const logGroupOf = (template: Template, prefix: string): [string, any] => {
+    const groups = Object.entries(template.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith(prefix));
+    expect(groups).toHaveLength(1);
+    return groups[0];
+  };
+
+  test('prefix, stack name, construct path and hash, stack UUID; the logical id is unchanged', () => {
+    const stack = newStack();
+    InstanceExportWorkflow.of(stack);
+    const [logicalId, group] = logGroupOf(Template.fromStack(stack), 'VmExportWorkflowStateMachineLogs');
+    expect(logicalId).toBe('VmExportWorkflowStateMachineLogs37BE6361');
+    expect(group.Properties.LogGroupName).toEqual({
+      'Fn::Join': ['', ['/aws/vendedlogs/states/TestStack-VmExportWorkflow-C41E5CDC-', stackUuid]],
+    });
+    // The function's log group is not a vended-logs group and keeps its generated name.
+    const [, functionGroup] = logGroupOf(Template.fromStack(stack), 'VmExportWorkflowExportTaskLogs');
+    expect(functionGroup.Properties.LogGroupName).toBeUndefined();
+  });
+
+  test('two workflows in one stack get different names; the same app synthesizes the same names', () => {
+    const build = () => {
+      const stack = newStack();
+      InstanceExportWorkflow.of(stack);
+      new InstanceExportWorkflow(stack, 'Second');
+      const template = Template.fromStack(stack);
+      return [logGroupOf(template, 'VmExportWorkflowStateMachineLogs')[1], logGroupOf(template, 'SecondStateMachineLogs')[1]]
+        .map((g) => g.Properties.LogGroupName['Fn::Join'][1][0]);
+    };
+    const names = build();
+    expect(names).toEqual([
+      '/aws/vendedlogs/states/TestStack-VmExportWorkflow-C41E5CDC-',
+      '/aws/vendedlogs/states/TestStack-Second-59400877-',
+    ]);
+    expect(build()).toEqual(names);
+  });
+
+  test('a deep construct path in a long-named stack stays within 512 characters of valid log group characters', () => {
+    const stack = new Stack(new App(), 'S'.repeat(120), { env: { account: '123456789012', region: 'eu-west-1' } });
+    let scope: Construct = stack;
+    for (let i = 0; i < 8; i++) {
+      scope = new Construct(scope, `Level.${i}#${'x'.repeat(50)}`);
+    }
+    new InstanceExportWorkflow(scope, 'Workflow');
+    const named = Object.values(Template.fromStack(stack).findResources('AWS::Logs::LogGroup')).filter((g) => g.Properties.LogGroupName);
+    expect(named).toHaveLength(1);
+    const literal: string = named[0].Properties.LogGroupName['Fn::Join'][1][0];
+    expect(literal.startsWith('/aws/vendedlogs/states/')).toBe(true);
+    // Plus the 36 characters of the stack UUID.
+    expect(literal.length + 36).toBeLessThanOrEqual(512);
+    expect(literal).toMatch(/^[.\-_/#A-Za-z0-9]+$/);
   });
 });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { App, Stack, Validations, aws_s3 as s3 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, NagPack } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
+import { InstanceExport, InstanceExportWorkflow, TargetEnvironment, VmExportBucket } from '../src';
 import { REASONS } from '../src/acknowledgements';
 
 type Env = { account: string; region: string } | undefined;
@@ -143,4 +143,28 @@ test('the library does not load cdk-nag at run time (it stays a devDependency)',
     const text = fs.readFileSync(path.join(root, 'src', file), 'utf8');
     expect([file, /from 'cdk-nag'|require\('cdk-nag'\)/.test(text)]).toEqual([file, false]);
   }
+});
+
+describe.each([
+  ['a workflow that exports instances by tag', (stack: Stack) => InstanceExportWorkflow.of(stack).allowInstancesTagged('vm-export', 'allowed')],
+  ['a workflow that may export any instance (allowAnyInstance)', (stack: Stack) => new InstanceExportWorkflow(stack, 'VmExportWorkflow', { allowAnyInstance: true })],
+] as const)('%s', (_name, configure) => {
+  const stack = new Stack(new App(), 'NagStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  configure(stack);
+  new VmExportBucket(stack, 'ExportBucket');
+
+  test('reports no unacknowledged finding; instance/* is acknowledged with the grant reason', () => {
+    expect(findings(stack)).toEqual([]);
+    const instanceAcks = acknowledgements(stack).filter(([, id]) => /^AwsSolutions-IAM5\[Resource::.*:instance\/\*\]$/.test(id));
+    expect(instanceAcks.length).toBeGreaterThan(0);
+    for (const [, , reason] of instanceAcks) {
+      expect(reason).toBe(REASONS.workflowInstances);
+      expect(reason).toMatch(/exports only instances granted to it: instance\/\* appears only under an aws:ResourceTag condition/);
+    }
+  });
+});
+
+test('the default stack (exports granted by id) has no instance/* to acknowledge', () => {
+  const stack = exportStack({ account: '123456789012', region: 'eu-west-1' });
+  expect(acknowledgements(stack).filter(([, id]) => id.includes(':instance/'))).toEqual([]);
 });

@@ -162,3 +162,23 @@ describe('README code blocks', () => {
     }
   });
 });
+
+describe('README snippets that start the workflow directly', () => {
+  const starters = fencedBlocks(README)
+    .filter((b) => (b.lang === 'ts' || b.lang === 'typescript') && b.code.includes('workflow.stateMachine'));
+
+  test('there are two (the pipeline action and the schedule)', () => {
+    expect(starters).toHaveLength(2);
+  });
+
+  test('each grants the workflow the instance its input names (the workflow exports nothing else)', () => {
+    for (const block of starters) {
+      const exported = [...block.code.matchAll(/instanceId: '(i-[0-9a-f]+)'/g)].map((m) => m[1]);
+      expect([block.line, exported.length > 0]).toEqual([block.line, true]);
+      for (const id of exported) {
+        expect([block.line, block.code.includes(`workflow.grantExportOf('${id}')`)]).toEqual([block.line, true]);
+      }
+      expect([block.line, block.code.includes('allowAnyInstance')]).toEqual([block.line, false]);
+    }
+  });
+});

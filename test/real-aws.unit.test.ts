@@ -189,6 +189,21 @@ describe('signal backstop', () => {
     expect(puts).toHaveLength(1);
   });
 
+  test('an ABORTED event without the stop\'s error: the error is read from Step Functions (a stop by the resource sends nothing)', async () => {
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', error: 'VmExport.Stopped', cause: 'The export resource was deleted.' } as never);
+    const { puts, options } = capture();
+    const out = await backstop(event({ status: 'ABORTED', error: undefined }), { sfn }, options);
+    expect(out.action).toBe('none');
+    expect(puts).toHaveLength(0);
+  });
+
+  test('an ABORTED event without an error, and Step Functions has none either (a console stop): one FAILURE signal', async () => {
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'ABORTED' } as never);
+    const { puts, options } = capture();
+    await backstop(event({ status: 'ABORTED', error: undefined }), { sfn }, options);
+    expect(puts).toHaveLength(1);
+  });
+
   test('an execution started without a wait condition (pipeline, schedule): nothing to signal', async () => {
     const { puts, options } = capture();
     const out = await backstop(event({ status: 'ABORTED', input: JSON.stringify({ instanceId: INSTANCE }) }), { sfn }, options);

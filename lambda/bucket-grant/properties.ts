@@ -1,4 +1,5 @@
 import { grantError } from './errors';
+import { PARTITIONS_WITHOUT_CANONICAL_ID } from '../../src/canonical-id-table';
 import { BUCKET_POLICY_SID, CANONICAL_ID_PATTERN } from '../shared/contract';
 
 /** The handler's view of the resource properties (see BucketGrantProperties in the contract). */
@@ -10,6 +11,8 @@ export interface GrantSettings {
   readonly expectedRegion: string;
   readonly managePolicy: boolean;
   readonly policySid: string;
+  /** The construct defaulted the canonical ID in an environment-agnostic stack. */
+  readonly canonicalIdDefaulted: boolean;
 }
 
 
@@ -37,6 +40,7 @@ export function parseProperties(props: Record<string, unknown> | undefined): Gra
     expectedRegion: text(p.ExpectedRegion),
     managePolicy: flag(p.ManagePolicy),
     policySid: text(p.PolicySid) || BUCKET_POLICY_SID,
+    canonicalIdDefaulted: flag(p.CanonicalIdDefaulted),
   };
   const problems: string[] = [];
   if (!settings.bucketName) problems.push('BucketName is empty');
@@ -50,4 +54,21 @@ export function parseProperties(props: Record<string, unknown> | undefined): Gra
     throw grantError(`Invalid properties for the export bucket grant${where}: ${problems.join('; ')}.`);
   }
   return settings;
+}
+
+/**
+ * Refuses (on Create and Update) a canonical ID the construct defaulted in an
+ * environment-agnostic stack that was deployed to a partition for which AWS documents no VM
+ * Import/Export canonical ID: the default belongs to the commercial partition. An ID the user
+ * passed is always used as given.
+ */
+export function refuseGuessedCanonicalId(settings: GrantSettings): void {
+  if (!settings.canonicalIdDefaulted || !PARTITIONS_WITHOUT_CANONICAL_ID.includes(settings.partition)) {
+    return;
+  }
+  throw grantError(
+    `Refusing to grant the default VM Import/Export canonical ID ${settings.canonicalId} on bucket '${settings.bucketName}': the stack is deployed to partition ${settings.partition}, for which AWS documents no VM Import/Export canonical ID, ` +
+    'and the stack did not set one (the commercial default is almost certainly wrong there). ' +
+    'Ask AWS for the canonical ID of this partition and pass it as canonicalId to VmExportBucket (or VmExportBucket.fromBucketName).',
+  );
 }

@@ -98,9 +98,26 @@ function reasonOf(detail: ExecutionStatusChangeEvent['detail'], instanceId: unkn
     + 'Any export task it started was not cancelled by this signal: check it with \'aws ec2 describe-export-tasks\', then deploy again.';
 }
 
+/**
+ * The event's detail, with the error of a stopped execution read from Step Functions when the
+ * event does not carry it (whether it does is not documented): a stop by the export resource
+ * itself must be recognised.
+ */
+async function withStopError(sfn: SFNClient, detail: ExecutionStatusChangeEvent['detail']): Promise<ExecutionStatusChangeEvent['detail']> {
+  if (detail.status !== 'ABORTED' || detail.error) {
+    return detail;
+  }
+  try {
+    const out = await sfn.send(new DescribeExecutionCommand({ executionArn: detail.executionArn }));
+    return { ...detail, error: out.error ?? null, cause: detail.cause ?? out.cause ?? null, input: detail.input ?? out.input ?? null };
+  } catch {
+    return detail; // unknown: signalling a wait condition that is going away anyway is harmless
+  }
+}
+
 /** Sends the FAILURE signal an execution that ended without signalling owes its wait condition. */
 export async function backstop(event: ExecutionStatusChangeEvent, clients: { readonly sfn: SFNClient }, options: SignalOptions = {}): Promise<BackstopResult> {
-  const detail = event.detail;
+  const detail = await withStopError(clients.sfn, event.detail);
   const skip = noSignalNeeded(detail);
   const result = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients.sfn, options));
   console.log(JSON.stringify({ message: 'signal backstop', executionArn: detail.executionArn, status: detail.status, error: detail.error, ...result }));

@@ -17,6 +17,7 @@ import {
   WorkflowOutput,
 } from '../shared/contract';
 import { VmExportError } from '../shared/ec2-errors';
+import { checkExportGrant } from '../shared/export-grants';
 import { startExport } from '../shared/export-task';
 import { normalizeRequest } from '../shared/normalize';
 import { runPreflight } from '../shared/preflight';
@@ -41,9 +42,14 @@ export async function currentRegion(client: EC2Client): Promise<string> {
   return process.env.AWS_REGION || await client.config.region();
 }
 
-/** `prepare`: validate, apply defaults, run the preflight unless `preflight` is false. */
+/**
+ * `prepare`: validate, apply defaults, refuse an instance the workflow was not granted (see
+ * export-grants.ts), run the preflight unless `preflight` is false.
+ */
 export async function prepare(input: WorkflowInput, clients: TaskClients, region?: string): Promise<NormalizedRequest> {
   const request = normalizeRequest(input);
+  // Preflight or not: the workflow exports only the instances it was granted.
+  await checkExportGrant(clients.ec2, request.instanceId);
   if (input.preflight !== false) {
     await runPreflight(clients.ec2, clients.s3, request, region ?? await currentRegion(clients.ec2));
   }

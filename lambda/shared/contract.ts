@@ -200,5 +200,11 @@ export interface BucketGrantProperties {
   /** 'true' for an imported bucket: merge a policy statement under PolicySid (and remove it on delete). */
   readonly ManagePolicy: string;
   readonly PolicySid: string;
+  /**
+   * 'true' when the stack is environment-agnostic and CanonicalId is the library's default (the
+   * AWS::Region conditions), not the user's: Create and Update refuse it in a partition without
+   * a documented canonical ID (aws-eusc, aws-iso*). Absent otherwise.
+   */
+  readonly CanonicalIdDefaulted?: string;
 }
 

@@ -36,6 +36,16 @@ export function errorCode(err: unknown): string {
   return 'UnknownError';
 }
 
+/**
+ * The error code without the `Client.` / `Server.` fault prefix. The EC2 guides write codes with
+ * it (the VM export errors list `Client.UnsupportedOperation`); the Query API's `<Code>`, which
+ * the SDK v3 copies verbatim into the error's `name`, normally has none (`UnsupportedOperation`).
+ * Both forms are accepted.
+ */
+export function bareCode(err: unknown): string {
+  return errorCode(err).replace(/^(Client|Server)\./, '');
+}
+
 /** The message of any thrown value. */
 export function errorMessage(err: unknown): string {
   if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') {
@@ -55,7 +65,7 @@ const THROTTLING_CODES = new Set([
 
 /** True for EC2 / S3 / CloudFormation throttling errors. */
 export function isThrottling(err: unknown): boolean {
-  return THROTTLING_CODES.has(errorCode(err));
+  return THROTTLING_CODES.has(bareCode(err));
 }
 
 /** True when the error says the resource does not exist (`*.NotFound`, `NoSuch*`, 404). */
@@ -101,7 +111,7 @@ export function isTransient(err: unknown): boolean {
   if (isThrottling(err)) {
     return false;
   }
-  const code = errorCode(err);
+  const code = bareCode(err);
   if (TRANSIENT_CODES.has(code) || NETWORK_ERRORS.has(code)) {
     return true;
   }
@@ -146,7 +156,7 @@ const QUOTA_MESSAGE = /(too many|maximum|max|limit|quota|exceed).*(active|concur
  * (throttling), and every message about too many active or concurrent conversion or export tasks.
  */
 export function isQuotaFull(err: unknown): boolean {
-  const code = errorCode(err);
+  const code = bareCode(err);
   if (code !== 'RequestLimitExceeded' && /LimitExceeded$/.test(code)) {
     return true;
   }
@@ -160,13 +170,13 @@ const REJECTION_CODES = ['AuthFailure', 'NotExportable', 'InvalidParameter', 'In
 
 /** True when CreateInstanceExportTask refused the request (not worth retrying). */
 export function isRejection(err: unknown): boolean {
-  const code = errorCode(err);
+  const code = bareCode(err);
   return REJECTION_CODES.some((c) => code === c || code.startsWith(c + '.'));
 }
 
 /** What to do about a rejection, by error code and message. */
 export function rejectionHint(err: unknown): string {
-  const code = errorCode(err);
+  const code = bareCode(err);
   const msg = errorMessage(err).toLowerCase();
   if (code === 'AuthFailure') {
     return 'Check that the bucket ACL grants READ_ACP and WRITE to the VM Import/Export canonical ID of this region (the bucket grant of this library does it) and that object ownership is not BucketOwnerEnforced.';

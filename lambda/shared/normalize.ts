@@ -28,7 +28,12 @@ export const LONGEST_TASK_ID = 'export-i-' + '0'.repeat(17);
 export const MAX_USER_TAGS = 47;
 
 const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
-const TASK_ID = /^export-i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/**
+ * An instance export task id as the API could return it: `export-i-` and letters and digits. The
+ * ids seen are 8 or 17 lower-case hex characters, but the format is not documented, so any
+ * 1 to 64 ASCII letters or digits are accepted.
+ */
+const TASK_ID = /^export-i-[0-9A-Za-z]{1,64}$/;
 const TARGETS = ['vmware', 'citrix', 'microsoft'];
 const RESERVED_TAG_KEYS = [TAG_CLIENT_TOKEN, TAG_EXPORT_HASH, TAG_MANAGED];
 
@@ -183,7 +188,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   const exportHash = str('exportHash') || undefined;
   const adoptExportTaskId = str('adoptExportTaskId') || undefined;
   if (adoptExportTaskId !== undefined && !TASK_ID.test(adoptExportTaskId)) {
-    problems.push(`adoptExportTaskId ${show(adoptExportTaskId)} is not an instance export task id: use export-i- followed by 8 or 17 hex characters.`);
+    problems.push(`adoptExportTaskId ${show(adoptExportTaskId)} is not an instance export task id: use export-i- followed by 1 to 64 letters or digits, e.g. export-i-0123456789abcdef0.`);
   }
   const completedExportS3Key = str('completedExportS3Key') || undefined;
   if (completedExportS3Key !== undefined && adoptExportTaskId === undefined) {

@@ -1,5 +1,5 @@
 /**
- * Read-only checks run before an export starts: the instance, its volume and the bucket.
+ * Read-only checks run before an export starts: the instance, its volumes and the bucket.
  * Every broken rule is collected and reported in one VmExport.PreflightFailed error.
  */
 import {
@@ -7,6 +7,7 @@ import {
   DescribeVolumesCommand,
   EC2Client,
   Instance,
+  Volume,
 } from '@aws-sdk/client-ec2';
 import {
   GetBucketAclCommand,
@@ -16,9 +17,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { normalizeBucketRegion } from './bucket-region';
-import { ERROR_PREFLIGHT_FAILED } from './contract';
-import { errorCode, isNotFound, retryableOr, VmExportError } from './ec2-errors';
-import { canonicalIdForRegion } from '../../src/canonical-id-table';
+import { ERROR_INVALID_INPUT, ERROR_PREFLIGHT_FAILED } from './contract';
+import { errorCode, errorMessage, isNotFound, retryableOr, VmExportError } from './ec2-errors';
+import { canonicalIdForRegion, partitionWithoutCanonicalId } from '../../src/canonical-id-table';
 
 /** The largest volume VM Import/Export exports, in GiB. */
 export const MAX_VOLUME_GIB = 1024;
@@ -31,8 +32,16 @@ export interface PreflightTarget {
   readonly canonicalId?: string;
 }
 
-/** UsageOperation codes of Windows instances (with or without SQL Server, BYOL). */
-const WINDOWS_USAGE = new Set(['RunInstances:0002', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202', 'RunInstances:0800']);
+/** UsageOperation codes of license-included Windows instances (with or without SQL Server). */
+const WINDOWS_USAGE = new Set(['RunInstances:0002', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202']);
+/**
+ * UsageOperation of Windows BYOL (PlatformDetails `Windows BYOL`, Platform `windows`). It is not
+ * license-included: the guide excludes only Windows provided by AWS, so the preflight lets the
+ * service decide (SPEC section 3).
+ */
+const WINDOWS_BYOL_USAGE = 'RunInstances:0800';
+/** The service's own words when it refuses an instance with several volumes (the guide's "VM export errors"). */
+const MULTIPLE_VOLUMES_REFUSAL = 'This instance has multiple volumes attached';
 /** UsageOperation codes that include SQL Server. */
 const SQL_USAGE = new Set(['RunInstances:0004', 'RunInstances:0100', 'RunInstances:0200', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202']);
 
@@ -42,6 +51,68 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     throw retryableOr(err, what);
   }
+}
+
+/**
+ * True for Windows whose license AWS provides (the guide excludes it). The billing code
+ * (UsageOperation) decides when it is known; else PlatformDetails (`Windows` yes, `Windows BYOL`
+ * no); Platform `windows` alone (BYOL instances have it too) only when neither is reported.
+ */
+function isLicenseIncludedWindows(instance: Instance): boolean {
+  const usage = instance.UsageOperation ?? '';
+  if (WINDOWS_USAGE.has(usage)) {
+    return true;
+  }
+  if (usage === WINDOWS_BYOL_USAGE) {
+    return false;
+  }
+  const details = instance.PlatformDetails ?? '';
+  if (/windows/i.test(details)) {
+    return !/\bbyol\b/i.test(details);
+  }
+  return details === '' && usage === '' && (instance.Platform ?? '').toLowerCase() === 'windows';
+}
+
+/** Encryption and size of every EBS volume of the instance, in one DescribeVolumes call; returns the broken rules. */
+async function checkVolumes(ec2: EC2Client, volumeIds: string[]): Promise<string[]> {
+  if (volumeIds.length === 0) {
+    return [];
+  }
+  const notFound = (ids: string[]) => (ids.length === 1
+    ? `volume ${ids[0]} was not found: check the instance's block device mapping.`
+    : `volumes ${ids.join(', ')} were not found: check the instance's block device mapping.`);
+  let volumes: Volume[];
+  try {
+    const out = await call(`DescribeVolumes for ${volumeIds.join(', ')}`,
+      () => ec2.send(new DescribeVolumesCommand({ VolumeIds: volumeIds })));
+    volumes = out.Volumes ?? [];
+  } catch (err) {
+    if (!errorCode(err).startsWith('InvalidVolume')) {
+      throw err;
+    }
+    // The call fails as a whole: name the volumes the message names, else all of them.
+    const named = volumeIds.filter((id) => errorMessage(err).includes(id));
+    return [notFound(named.length > 0 ? named : volumeIds)];
+  }
+  const problems: string[] = [];
+  const missing: string[] = [];
+  for (const volumeId of volumeIds) {
+    const volume = volumes.find((v) => v.VolumeId === volumeId);
+    if (!volume) {
+      missing.push(volumeId);
+      continue;
+    }
+    if (volume.Encrypted) {
+      problems.push(`volume ${volumeId} is encrypted: encrypted EBS volumes cannot be exported; copy the instance to an unencrypted volume first.`);
+    }
+    if ((volume.Size ?? 0) > MAX_VOLUME_GIB) {
+      problems.push(`volume ${volumeId} has ${volume.Size} GiB: at most ${MAX_VOLUME_GIB} GiB (1 TiB) can be exported; move the data to a root volume of at most ${MAX_VOLUME_GIB} GiB and export again.`);
+    }
+  }
+  if (missing.length > 0) {
+    problems.push(notFound(missing));
+  }
+  return problems;
 }
 
 /** Instance and volume rules; returns the broken ones. */
@@ -69,8 +140,10 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
     problems.push('the root device is an instance store volume (RootDeviceType instance-store): only EBS-backed instances can be exported; move the workload to an instance with an EBS root volume and export that.');
   }
   const mappings = instance.BlockDeviceMappings ?? [];
-  if (mappings.length !== 1) {
-    problems.push(`the instance has ${mappings.length} volumes in its block device mapping: exactly one is supported; detach the others (or export an AMI of it instead).`);
+  if (mappings.length > 1) {
+    problems.push(`the instance has ${mappings.length} volumes in its block device mapping: exactly one is supported (the service refuses the export with Client.UnsupportedOperation "${MULTIPLE_VOLUMES_REFUSAL}"); detach the others (or export an AMI of it instead).`);
+  } else if (mappings.length === 0 && instance.RootDeviceType !== 'instance-store') {
+    problems.push('the instance has no volumes in its block device mapping: exactly one EBS volume is supported; export an instance with one EBS root volume.');
   }
   const nics = instance.NetworkInterfaces ?? [];
   if (nics.length > 1) {
@@ -81,36 +154,15 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
   }
   const details = instance.PlatformDetails ?? '';
   const usage = instance.UsageOperation ?? '';
-  if (/windows/i.test(details) || (instance.Platform ?? '').toLowerCase() === 'windows' || WINDOWS_USAGE.has(usage)) {
+  if (isLicenseIncludedWindows(instance)) {
     problems.push(`the instance runs Windows (${details || instance.Platform || usage}): Windows instances launched from AWS AMIs cannot be exported; export an instance launched from an image you imported with VM Import (bring your own license).`);
   }
   if (/sql server/i.test(details) || SQL_USAGE.has(usage)) {
     problems.push(`the instance includes SQL Server (${details || usage}): such instances cannot be exported; export an instance launched from an AMI without SQL Server license included.`);
   }
 
-  const volumeId = mappings.length === 1 ? mappings[0].Ebs?.VolumeId : undefined;
-  if (volumeId) {
-    try {
-      const out = await call(`DescribeVolumes for ${volumeId}`,
-        () => ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
-      const volume = out.Volumes?.find((v) => v.VolumeId === volumeId);
-      if (!volume) {
-        problems.push(`volume ${volumeId} was not found: check the instance's block device mapping.`);
-      } else {
-        if (volume.Encrypted) {
-          problems.push(`volume ${volumeId} is encrypted: encrypted EBS volumes cannot be exported; copy the instance to an unencrypted volume first.`);
-        }
-        if ((volume.Size ?? 0) > MAX_VOLUME_GIB) {
-          problems.push(`volume ${volumeId} has ${volume.Size} GiB: at most ${MAX_VOLUME_GIB} GiB (1 TiB) can be exported; move the data to a root volume of at most ${MAX_VOLUME_GIB} GiB and export again.`);
-        }
-      }
-    } catch (err) {
-      if (!errorCode(err).startsWith('InvalidVolume')) {
-        throw err;
-      }
-      problems.push(`volume ${volumeId} was not found: check the instance's block device mapping.`);
-    }
-  }
+  const volumeIds = mappings.map((m) => m.Ebs?.VolumeId).filter((id): id is string => !!id);
+  problems.push(...await checkVolumes(ec2, volumeIds));
   return problems;
 }
 
@@ -200,7 +252,18 @@ export async function runPreflightWithCanonicalId(
   }
 }
 
-/** runPreflightWithCanonicalId with `target.canonicalId`, else the region's canonical ID. */
+/**
+ * runPreflightWithCanonicalId with `target.canonicalId`, else the region's canonical ID. In a
+ * region of a partition without a documented ID (aws-eusc, aws-iso*) there is no region's ID:
+ * without `target.canonicalId` that is VmExport.InvalidInput.
+ */
 export async function runPreflight(ec2: EC2Client, s3: S3Client, target: PreflightTarget, region: string): Promise<void> {
+  const partition = target.canonicalId ? undefined : partitionWithoutCanonicalId(region);
+  if (partition !== undefined) {
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      `canonicalId is required in region ${region}: AWS documents no VM Import/Export canonical ID for partition ${partition}, ` +
+      'so the preflight cannot tell which grant the bucket needs. Pass the ID AWS gives for this partition as canonicalId in the input ' +
+      '(the one the bucket grants), or set preflight to false.');
+  }
   return runPreflightWithCanonicalId(ec2, s3, target, region, target.canonicalId || canonicalIdForRegion(region));
 }

@@ -37,6 +37,7 @@ import {
   DiskImageFormat,
   InstanceExport,
   InstanceExportProps,
+  InstanceExportWorkflow,
   TargetEnvironment,
   VmExportBucket,
   VmExportBucketImportOptions,
@@ -229,8 +230,11 @@ export function writeCalls(): { createExportTask: number; startExecution: number
   };
 }
 
-/** Create of `VmExportBucket.fromBucketName`'s grant resource (checks the bucket first). */
-export function grantCreate(): Promise<unknown> {
+/**
+ * Create of `VmExportBucket.fromBucketName`'s grant resource (checks the bucket first);
+ * `overrides` replaces resource properties.
+ */
+export function grantCreate(overrides: Record<string, string> = {}): Promise<unknown> {
   const event: CloudFormationCustomResourceEvent = {
     RequestType: 'Create',
     ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:grant-framework-onEvent`,
@@ -248,6 +252,7 @@ export function grantCreate(): Promise<unknown> {
       ExpectedRegion: REGION,
       ManagePolicy: 'true',
       PolicySid: BUCKET_POLICY_SID,
+      ...overrides,
     },
   };
   return bucketGrantOnEvent(event, clients.s3);
@@ -306,6 +311,7 @@ const BUCKET_PROPS = 'VmExportBucket props';
 const IMPORT = 'VmExportBucket.fromBucketName';
 const EXPORT_PROPS = 'InstanceExport props';
 const PREFLIGHT = 'InstanceExport (deploy-time preflight)';
+const WORKFLOW = 'InstanceExportWorkflow grants';
 
 export const BAD_INPUTS: readonly BadInputRow[] = [
   // VmExportBucket props ------------------------------------------------------------------------
@@ -318,6 +324,16 @@ export const BAD_INPUTS: readonly BadInputRow[] = [
     fix: 'omit canonicalId (the region\'s ID is used) or copy the ID from the VM Import/Export guide',
     expect: [/canonicalId 'C4D8-not-an-id'/, /64 lowercase hexadecimal characters/, /Omit it to use the VM Import\/Export ID/],
     trigger: bucketWith({ canonicalId: 'C4D8-not-an-id' }),
+  },
+  {
+    name: 'bucket: no canonicalId in an ISO region',
+    surface: BUCKET_PROPS,
+    stage: 'synth',
+    error: 'for which AWS documents no VM Import/Export canonical ID',
+    cause: 'the stack\'s region is in aws-eusc or aws-iso*, where the commercial default ID is almost certainly wrong',
+    fix: 'ask AWS for the partition\'s VM Import/Export canonical ID and pass it as canonicalId',
+    expect: [/canonicalId is not set and region us-iso-east-1 is in partition aws-iso/, /Ask AWS for the VM Import\/Export canonical ID of aws-iso and pass it as canonicalId/],
+    trigger: () => new VmExportBucket(newStack({ account: ACCOUNT, region: 'us-iso-east-1' }), 'Exports'),
   },
   {
     name: 'bucket: bucketName with capitals and underscores',
@@ -450,6 +466,49 @@ export const BAD_INPUTS: readonly BadInputRow[] = [
     fix: 'omit canonicalId or copy the lowercase ID from the VM Import/Export guide',
     expect: [new RegExp(`canonicalId '${SERVICE_ID.toUpperCase()}'`), /64 lowercase hexadecimal characters/, /copy the ID from the VM Import\/Export guide/],
     trigger: importWith(BUCKET, { canonicalId: SERVICE_ID.toUpperCase() }),
+  },
+  {
+    name: 'import: no canonicalId in the AWS European Sovereign Cloud',
+    surface: IMPORT,
+    stage: 'synth',
+    error: 'for which AWS documents no VM Import/Export canonical ID',
+    cause: 'the stack\'s region is in aws-eusc or aws-iso*, where the commercial default ID is almost certainly wrong',
+    fix: 'ask AWS for the partition\'s VM Import/Export canonical ID and pass it as canonicalId',
+    expect: [/region eusc-de-east-1 is in partition aws-eusc/, /pass it as canonicalId/],
+    trigger: () => VmExportBucket.fromBucketName(newStack({ account: ACCOUNT, region: 'eusc-de-east-1' }), 'Existing', BUCKET),
+  },
+  {
+    name: 'import: defaulted canonicalId of an environment-agnostic stack deployed to aws-iso-b',
+    surface: IMPORT,
+    stage: 'deploy: bucket grant',
+    error: 'Refusing to grant the default VM Import/Export canonical ID',
+    cause: 'an environment-agnostic stack without canonicalId was deployed to aws-eusc or aws-iso*',
+    fix: 'ask AWS for the partition\'s VM Import/Export canonical ID and pass it as canonicalId',
+    expect: [/deployed to partition aws-iso-b/, /pass it as canonicalId to VmExportBucket/],
+    trigger: () => {
+      setWorld();
+      return grantCreate({ Partition: 'aws-iso-b', ExpectedRegion: 'us-isob-east-1', CanonicalIdDefaulted: 'true' });
+    },
+  },
+  {
+    name: 'workflow: grantExportOf with a volume id',
+    surface: WORKFLOW,
+    stage: 'synth',
+    error: 'is not an instance id',
+    cause: 'grantExportOf takes `i-` followed by 8 or 17 lowercase hexadecimal characters, or a token',
+    fix: 'pass the instance id (e.g. `i-0123456789abcdef0`) or a reference such as `instance.instanceId`',
+    expect: [/grantExportOf\('vol-0a1b2c3d4e5f60718'\)/, /or a reference such as instance.instanceId/],
+    trigger: () => InstanceExportWorkflow.of(newStack()).grantExportOf(VOLUME),
+  },
+  {
+    name: 'workflow: allowInstancesTagged with an aws: key',
+    surface: WORKFLOW,
+    stage: 'synth',
+    error: 'which AWS reserves for its own tags',
+    cause: 'tag keys starting with `aws:` belong to AWS (and a token key cannot become an IAM condition key)',
+    fix: 'grant a tag key of your own, e.g. `allowInstancesTagged(\'vm-export\', \'allowed\')`',
+    expect: [/key 'aws:cloudformation:stack-name'/, /use a tag key of your own/],
+    trigger: () => InstanceExportWorkflow.of(newStack()).allowInstancesTagged('aws:cloudformation:stack-name', 'BadInput'),
   },
 
   // VmExportBucket.fromBucketName, deploy time (bucket grant handler) -------------------------

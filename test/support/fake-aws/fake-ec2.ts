@@ -26,18 +26,35 @@ export interface ExportBehaviour {
   readonly imageBytes?: number;
 }
 
+/** One EBS volume of a fake instance. */
+export interface FakeVolumeSpec {
+  /** @default the instance's volumeSizeGiB (8) */
+  readonly sizeGiB?: number;
+  /** @default the instance's encrypted (false) */
+  readonly encrypted?: boolean;
+}
+
 export interface FakeInstanceSpec {
   readonly instanceId: string;
   /** @default 'running' */
   readonly state?: string;
-  /** @default 1 */
+  /** Volumes that all look alike (see `volumes` for different ones). @default 1 */
   readonly volumeCount?: number;
   /** @default 8 */
   readonly volumeSizeGiB?: number;
   readonly encrypted?: boolean;
+  /**
+   * Each volume with its own size and encryption, in block device mapping order (the first is
+   * the root volume); overrides volumeCount. Unset fields come from volumeSizeGiB / encrypted.
+   */
+  readonly volumes?: FakeVolumeSpec[];
   readonly productCodes?: string[];
   /** @default 'Linux/UNIX' */
   readonly platformDetails?: string;
+  /** The billing code, e.g. `RunInstances:0002` (Windows) or `RunInstances:0800` (Windows BYOL). @default 'RunInstances' */
+  readonly usageOperation?: string;
+  /** `windows` for Windows instances (license-included or BYOL); unset (omitted from the answer) otherwise. */
+  readonly platform?: string;
   /** Overrides the fake's default export behaviour for this instance. */
   readonly exportBehaviour?: ExportBehaviour;
 }
@@ -91,8 +108,20 @@ export interface FakeEc2Options {
 
 const TARGETS: Record<string, string> = { vmware: 'vmdk', citrix: 'vhd', microsoft: 'vhd' };
 
+/** A fake instance as the fake keeps it. */
+export interface FakeInstance {
+  readonly instanceId: string;
+  readonly state: string;
+  readonly volumes: ReadonlyArray<{ readonly sizeGiB: number; readonly encrypted: boolean }>;
+  readonly productCodes: string[];
+  readonly platformDetails: string;
+  readonly usageOperation: string;
+  readonly platform?: string;
+  readonly exportBehaviour?: ExportBehaviour;
+}
+
 export class FakeEc2 {
-  public readonly instances = new Map<string, Required<Omit<FakeInstanceSpec, 'exportBehaviour'>> & { exportBehaviour?: ExportBehaviour }>();
+  public readonly instances = new Map<string, FakeInstance>();
   public readonly tasks = new Map<string, FakeExportTask>();
   public quota: number;
   public defaultBehaviour: ExportBehaviour;
@@ -119,14 +148,17 @@ export class FakeEc2 {
   }
 
   public addInstance(spec: FakeInstanceSpec): void {
+    const sizeGiB = spec.volumeSizeGiB ?? 8;
+    const encrypted = spec.encrypted ?? false;
+    const volumes: FakeVolumeSpec[] = spec.volumes ?? Array.from({ length: spec.volumeCount ?? 1 }, () => ({}));
     this.instances.set(spec.instanceId, {
       instanceId: spec.instanceId,
       state: spec.state ?? 'running',
-      volumeCount: spec.volumeCount ?? 1,
-      volumeSizeGiB: spec.volumeSizeGiB ?? 8,
-      encrypted: spec.encrypted ?? false,
+      volumes: volumes.map((v) => ({ sizeGiB: v.sizeGiB ?? sizeGiB, encrypted: v.encrypted ?? encrypted })),
       productCodes: spec.productCodes ?? [],
       platformDetails: spec.platformDetails ?? 'Linux/UNIX',
+      usageOperation: spec.usageOperation ?? 'RunInstances',
+      ...(spec.platform !== undefined ? { platform: spec.platform } : {}),
       exportBehaviour: spec.exportBehaviour,
     });
   }
@@ -207,10 +239,11 @@ export class FakeEc2 {
         State: { Name: i.state },
         RootDeviceType: 'ebs',
         ImageId: 'ami-0123456789abcdef0',
+        ...(i.platform !== undefined ? { Platform: i.platform } : {}),
         PlatformDetails: i.platformDetails,
-        UsageOperation: 'RunInstances',
+        UsageOperation: i.usageOperation,
         ProductCodes: i.productCodes.map((code) => ({ ProductCodeId: code, ProductCodeType: 'marketplace' })),
-        BlockDeviceMappings: Array.from({ length: i.volumeCount }, (_, n) => ({
+        BlockDeviceMappings: i.volumes.map((_, n) => ({
           DeviceName: n === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(98 + n)}`,
           Ebs: { VolumeId: this.volumeId(id, n), Status: 'attached' },
         })),
@@ -227,9 +260,9 @@ export class FakeEc2 {
   private describeVolumes(input: any): any {
     const volumes: any[] = [];
     for (const [id, i] of this.instances) {
-      for (let n = 0; n < i.volumeCount; n++) {
-        volumes.push({ VolumeId: this.volumeId(id, n), Size: i.volumeSizeGiB, Encrypted: i.encrypted, State: 'in-use' });
-      }
+      i.volumes.forEach((v, n) => {
+        volumes.push({ VolumeId: this.volumeId(id, n), Size: v.sizeGiB, Encrypted: v.encrypted, State: 'in-use' });
+      });
     }
     const ids: string[] | undefined = input.VolumeIds;
     if (!ids) return { Volumes: volumes };
@@ -262,8 +295,12 @@ export class FakeEc2 {
     if (instance.state !== 'running' && instance.state !== 'stopped') {
       throw awsError('ec2', 'IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be exported.`);
     }
-    if (instance.volumeCount > 1) {
-      throw awsError('ec2', 'NotExportable', 'This instance has multiple volumes attached. Please remove additional volumes.');
+    if (instance.volumes.length > 1) {
+      // The guide's "VM export errors" list this refusal as `Client.UnsupportedOperation`. The
+      // `Client.` part is the guides' way of marking a client error (they write
+      // `Client.UnauthorizedOperation` too); the Query API's <Code>, which the SDK v3 copies into
+      // the error's `name`, is `UnsupportedOperation`. The library accepts both.
+      throw awsError('ec2', 'UnsupportedOperation', 'This instance has multiple volumes attached. Please remove additional volumes.');
     }
     if (instance.productCodes.length > 0) {
       throw awsError('ec2', 'NotExportable', `${instance.productCodes[0]} is a marketplace AMI and is not exportable`);
