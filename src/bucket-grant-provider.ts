@@ -40,8 +40,8 @@ export class BucketGrantProvider extends Construct {
    *
    * The bucket policy records which grant resources hold the grants (one statement each, see
    * lambda/bucket-grant/holders.ts). An imported bucket's handler reads and writes it; a
-   * VmExportBucket's policy belongs to CloudFormation, and its handler only reads it, on delete,
-   * to find other stacks that still rely on the grants.
+   * VmExportBucket's policy belongs to CloudFormation, and its handler only reads it (on delete,
+   * or when the canonical ID changes) to find other stacks that still rely on the grants.
    *
    * @param bucketArn the bucket's ARN
    * @param managePolicy also read and write the bucket policy (imported buckets)

@@ -1,10 +1,9 @@
 /**
  * Shared fixtures of the bucket grant handler tests: events, canonical IDs and S3 errors.
  */
+import { createHash } from 'crypto';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import type { ServicePermission } from '../lambda/bucket-grant/acl';
-import { holderHash, holderSid } from '../lambda/bucket-grant/holders';
 import { BUCKET_POLICY_SID, BucketGrantProperties } from '../lambda/shared/contract';
 
 /** The default-row service ID (us-east-1 and every unlisted region). */
@@ -97,9 +96,15 @@ export function inStack<E extends CloudFormationCustomResourceEvent>(event: E, n
   return { ...event, StackId: stackIdOf(name), LogicalResourceId: logicalId };
 }
 
-/** The Sid of the holder statement of the grant resource `logicalId` in stack `name`, recording `added`. */
-export function sidOf(added: ServicePermission[] = [], name?: string, logicalId = COMMON.LogicalResourceId, base = BUCKET_POLICY_SID): string {
-  return holderSid(base, holderHash(name === undefined ? COMMON.StackId : stackIdOf(name), logicalId), added);
+/**
+ * The Sid of the holder statement of the grant resource `logicalId` in stack `name` (default: the
+ * fixtures' own), recording `added`, written out from the documented format: PolicySid, 12 hex
+ * characters of sha256 of [stack id, logical id], then AddedReadAcp and / or AddedWrite.
+ */
+export function sidOf(added: Array<'READ_ACP' | 'WRITE'> = [], name?: string, logicalId = COMMON.LogicalResourceId, base = BUCKET_POLICY_SID): string {
+  const stackId = name === undefined ? COMMON.StackId : stackIdOf(name);
+  const hash = createHash('sha256').update(JSON.stringify([stackId, logicalId])).digest('hex').slice(0, 12);
+  return `${base}${hash}${added.includes('READ_ACP') ? 'AddedReadAcp' : ''}${added.includes('WRITE') ? 'AddedWrite' : ''}`;
 }
 
 /** An S3 error as the SDK throws it (name = the S3 error code). */

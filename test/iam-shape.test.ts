@@ -82,7 +82,7 @@ describe.each([
     }
   });
 
-  test('ec2:CreateInstanceExportTask: instance ARNs, and export-instance-task/* only with the request tag', () => {
+  test('ec2:CreateInstanceExportTask: the exported instances\' ARNs (never instance/*), and export-instance-task/* only with the request tag', () => {
     const statements = withAction('ec2:CreateInstanceExportTask');
     const byRole = new Map<string, string[]>();
     for (const [id, s] of statements) {
@@ -92,7 +92,8 @@ describe.each([
           expect(s.Condition).toEqual({ StringEquals: { 'aws:RequestTag/vm-export:managed-by': 'cdk-vm-export' } });
           byRole.set(id, [...byRole.get(id) ?? [], 'task']);
         } else {
-          expect(resource).toMatch(/^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):instance\/(i-[0-9a-f]{17}|\*)$/);
+          // Only the exported instances: no role may export any instance (no instance/*).
+          expect(resource).toMatch(/^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):instance\/i-[0-9a-f]{17}$/);
           byRole.set(id, [...byRole.get(id) ?? [], 'instance']);
         }
       }

@@ -249,8 +249,11 @@ describe('no task is left behind by a start that outlives the deadline', () => {
 describe('finish after a lost watch, and when EC2 forgot the task', () => {
   test('WatchLost with the task still active: reported, NOT cancelled', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ...task('active'), Tags: [{ Key: 'vm-export:client-token', Value: TOKEN }] }] });
-    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined },
-      error: { Error: 'VmExport.WatchLost', Cause: 'An internal error has occurred. (Service: Ec2, Status Code: 500, Request ID: 1)' } }, { ec2 });
+    const out = await finish({
+      action: 'finish',
+      request: { ...request, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.WatchLost', Cause: 'An internal error has occurred. (Service: Ec2, Status Code: 500, Request ID: 1)' },
+    }, { ec2 });
     expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
     expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.WatchLost', state: 'active' });
     expect(out.cause).toContain('was NOT cancelled');
@@ -259,8 +262,11 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
 
   test('WatchLost while EC2 still fails: reported with both errors, no retry, nothing cancelled', async () => {
     ec2Mock.on(DescribeExportTasksCommand).rejects(sdkError('InternalError', 'An internal error has occurred.', 500));
-    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined },
-      error: { Error: 'VmExport.WatchLost', Cause: 'last poll' } }, { ec2 });
+    const out = await finish({
+      action: 'finish',
+      request: { ...request, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.WatchLost', Cause: 'last poll' },
+    }, { ec2 });
     expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.WatchLost', state: 'none' });
     expect(out.cause).toContain('last poll');
     expect(out.cause).toContain('InternalError');
@@ -269,16 +275,22 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
 
   test('completion seen by the poll, task forgotten by the time finish looks: success with the reported key', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
-    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined },
-      error: { Error: 'VmExport.Internal.Completed', Cause: `${TASK_ID}|vms/reported/${TASK_ID}.ova` } }, { ec2 });
+    const out = await finish({
+      action: 'finish',
+      request: { ...request, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.Internal.Completed', Cause: `${TASK_ID}|vms/reported/${TASK_ID}.ova` },
+    }, { ec2 });
     expect(out).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID, s3Key: `vms/reported/${TASK_ID}.ova`, state: 'completed' });
   });
 
   test('an adopted export recorded as completed, no longer listed: success with the recorded key', async () => {
     ec2Mock.on(DescribeExportTasksCommand).rejects(sdkError('InvalidExportTaskID.NotFound', 'The export task ID does not exist', 400));
     const adopted = normalizeRequest({ ...request, tags: [], adoptExportTaskId: TASK_ID, completedExportS3Key: `vms/${TASK_ID}.ova` } as never);
-    const out = await finish({ action: 'finish', request: { ...adopted, waitConditionHandleUrl: undefined },
-      error: { Error: 'VmExport.Internal.Completed', Cause: 'The adopted export task had already completed.' } }, { ec2 });
+    const out = await finish({
+      action: 'finish',
+      request: { ...adopted, waitConditionHandleUrl: undefined },
+      error: { Error: 'VmExport.Internal.Completed', Cause: 'The adopted export task had already completed.' },
+    }, { ec2 });
     expect(out).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID, s3Key: `vms/${TASK_ID}.ova` });
   });
 

@@ -5,8 +5,9 @@
  *
  * WHERE THE RECORD LIVES. A grant resource of an imported bucket (ManagePolicy 'true') keeps its
  * bucket policy statement under a Sid of its own: PolicySid, then the first 12 hex characters of
- * sha256 of the JSON array [stack id, logical id], then one suffix per ACL grant it is answerable for
- * ('AddedReadAcp', 'AddedWrite'), e.g. `VmExportServiceAccess3f9a1c0e2b7dAddedReadAcpAddedWrite`.
+ * the sha256 of the JSON array [stack id, logical id], then one suffix per ACL grant it is
+ * answerable for ('AddedReadAcp', 'AddedWrite'), e.g.
+ * `VmExportServiceAccess3f9a1c0e2b7dAddedReadAcpAddedWrite`.
  * That one statement is the access the service's guide asks for, the holder's registration and
  * its record, and S3 writes a policy atomically. The policy is used, not tags or objects: it is
  * the only place on the bucket the resource already manages (PutBucketTagging replaces every tag
@@ -28,7 +29,9 @@
  * deletes it with that stack; a person can edit it. A resource that then finds no statement of its
  * own on Delete, like one created by the previous version, keeps every grant (it cannot tell its
  * own from anyone else's). What is left behind grants the VM Import/Export service account only;
- * remove it by hand once no stack exports to the bucket. Nothing is ever removed on a guess.
+ * remove it by hand once no stack exports to the bucket. Nothing is ever removed on a guess. A
+ * VmExportBucket's own grant needs no record, so one created by the previous version behaves as
+ * a new one: it removes both grants on Delete unless another holder's statement is on the bucket.
  */
 import { createHash } from 'crypto';
 import { Grant } from '@aws-sdk/client-s3';
@@ -58,6 +61,8 @@ export interface GrantState {
 export interface ChangeReport {
   readonly added: ServicePermission[];
   readonly removed: ServicePermission[];
+  /** Grants the departing holder added but left for another holder. */
+  readonly kept: ServicePermission[];
   /** The Sid the record of the departing holder moved to. */
   readonly recordMovedTo?: string;
   /** The departing resource had no statement of its own: it kept every grant. */
@@ -142,7 +147,7 @@ export function join(state: GrantState, holder: Holder, carried: readonly Servic
   const id = holder.canonicalId;
   const absent = SERVICE_PERMISSIONS.filter((p) => !hasGrant(state.grants, id, p));
   const grants = withGrants(state.grants, id, absent);
-  const report = { added: absent, removed: [] };
+  const report = { added: absent, removed: [], kept: [] };
   if (holder.kind === 'stack') return { state: { ...state, grants }, report };
   const policy = requirePolicy(state);
   const own = ownStatement(policy, holder);
@@ -166,16 +171,19 @@ function otherHolders(policy: PolicyDocument, holder: Holder): { heirs: HolderSt
 export function leave(state: GrantState, holder: Holder): Change {
   const policy = requirePolicy(state);
   const own = holder.kind === 'statement' ? ownStatement(policy, holder) : undefined;
-  if (holder.kind === 'statement' && !own) return { state, report: { added: [], removed: [], unrecorded: true } };
+  if (holder.kind === 'statement' && !own) return { state, report: { added: [], removed: [], kept: [], unrecorded: true } };
   const rest = own ? withoutIndex(policy, own.index) : policy;
+  // The bucket's own stack created the bucket: both grants are the library's.
   const recorded = own ? own.added : [...SERVICE_PERMISSIONS];
   const { heirs, held } = otherHolders(rest, holder);
-  if (recorded.length === 0 || (held && heirs.length === 0) || (held && holder.kind === 'stack')) {
-    return { state: { grants: state.grants, policy: rest }, report: { added: [], removed: [] } };
+  if (!held) {
+    const removed = recorded.filter((p) => hasGrant(state.grants, holder.canonicalId, p));
+    return { state: { grants: withoutGrants(state.grants, holder.canonicalId, recorded), policy: rest }, report: { added: [], removed, kept: [] } };
   }
-  if (held) return moveRecord(state.grants, rest, holder, heirs[0], recorded);
-  const removed = recorded.filter((p) => hasGrant(state.grants, holder.canonicalId, p));
-  return { state: { grants: withoutGrants(state.grants, holder.canonicalId, recorded), policy: rest }, report: { added: [], removed } };
+  // Someone else relies on the grants: they stay. A statement holder hands its record to an heir;
+  // the bucket's own stack writes nothing into a policy CloudFormation manages.
+  if (holder.kind === 'statement' && heirs.length > 0 && recorded.length > 0) return moveRecord(state.grants, rest, holder, heirs[0], recorded);
+  return { state: { grants: state.grants, policy: rest }, report: { added: [], removed: [], kept: recorded } };
 }
 
 /** The departing holder's record moves into the heir's Sid; the grants stay. */
@@ -183,7 +191,7 @@ function moveRecord(grants: Grant[], policy: PolicyDocument, holder: Holder, hei
   const added = SERVICE_PERMISSIONS.filter((p) => heir.added.includes(p) || recorded.includes(p));
   const sid = holderSid(holder.sidBase, heir.hash, added);
   const renamed = putAt(policy, heir.index, { ...policy.Statement[heir.index], Sid: sid });
-  return { state: { grants, policy: renamed }, report: { added: [], removed: [], recordMovedTo: sid } };
+  return { state: { grants, policy: renamed }, report: { added: [], removed: [], kept: recorded, recordMovedTo: sid } };
 }
 
 /**

@@ -13,9 +13,10 @@ import { Change, GrantState, Holder, holderHash, join, leave, update } from './h
 import { readPolicy, writePolicy } from './policy';
 import { GrantSettings, parseProperties, refuseGuessedCanonicalId } from './properties';
 import { verifyBucket } from './verify';
+import { CLIENT_CONFIG } from '../shared/clients';
 
 /** Created once per container. followRegionRedirects lets the location check see a bucket in another region. */
-const defaultClient = new S3Client({ followRegionRedirects: true, maxAttempts: 6 });
+const defaultClient = new S3Client({ ...CLIENT_CONFIG, followRegionRedirects: true, maxAttempts: 6 });
 
 /** Prefix of the physical id; the bucket name follows, so a new bucket means a new resource. */
 export const PHYSICAL_ID_PREFIX = 'vm-export-grant:';
@@ -99,7 +100,7 @@ async function writeChanges(
 /** Logs what a departing holder removed, handed over or kept (the reason grants stay on a bucket). */
 function log(event: CloudFormationCustomResourceEvent, bucket: string, change: Change | undefined): void {
   const report = change?.report;
-  if (!report || (report.removed.length === 0 && !report.recordMovedTo && !report.unrecorded)) return;
+  if (!report || (report.removed.length + report.kept.length === 0 && !report.unrecorded)) return;
   const note = report.unrecorded
     ? 'no statement of this resource on the bucket (created by an earlier version, or the policy was rewritten): kept every grant'
     : undefined;

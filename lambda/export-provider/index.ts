@@ -21,6 +21,8 @@ import type {
   CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda';
+import { exportRecordOf, ExportRecord } from './record';
+import { CLIENT_CONFIG } from '../shared/clients';
 import {
   ERROR_INVALID_INPUT,
   ERROR_QUOTA_FULL,
@@ -34,8 +36,6 @@ import {
   TAG_EXPORT_HASH,
   WorkflowInput,
 } from '../shared/contract';
-import { exportRecordOf, ExportRecord } from './record';
-import { CLIENT_CONFIG } from '../shared/clients';
 import { errorCode, errorMessage, isNotFound, VmExportError } from '../shared/ec2-errors';
 import { cancelExport, findTaskByTag, isCancellable, startExport, tagValue } from '../shared/export-task';
 import {

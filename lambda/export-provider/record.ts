@@ -11,8 +11,8 @@
  *    key `<prefix><task id><extension>`.
  */
 import { ExportTask } from '@aws-sdk/client-ec2';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { TAG_CLIENT_TOKEN, WorkflowOutput } from '../shared/contract';
 import { errorCode } from '../shared/ec2-errors';
 import { findTaskById, findTaskByTag } from '../shared/export-task';

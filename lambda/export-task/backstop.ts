@@ -26,9 +26,9 @@ export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
 
 /** What EventBridge delivers (the fields the backstop reads). */
 export interface ExecutionStatusChangeEvent {
-  readonly source: string;
+  readonly 'source': string;
   readonly 'detail-type': string;
-  readonly detail: {
+  readonly 'detail': {
     readonly executionArn: string;
     readonly name?: string;
     readonly status: string;
@@ -116,7 +116,11 @@ async function withStopError(sfn: SFNClient, detail: ExecutionStatusChangeEvent[
 }
 
 /** Sends the FAILURE signal an execution that ended without signalling owes its wait condition. */
-export async function backstop(event: ExecutionStatusChangeEvent, clients: { readonly sfn: SFNClient }, options: SignalOptions = {}): Promise<BackstopResult> {
+export async function backstop(
+  event: ExecutionStatusChangeEvent,
+  clients: { readonly sfn: SFNClient },
+  options: SignalOptions = {},
+): Promise<BackstopResult> {
   const detail = await withStopError(clients.sfn, event.detail);
   const skip = noSignalNeeded(detail);
   const result = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients.sfn, options));

@@ -2,8 +2,8 @@
  * Signals an AWS::CloudFormation::WaitConditionHandle. The handle URL is a presigned URL (a
  * credential): it is never logged nor put into an error message.
  */
-import { ERROR_WORKFLOW_ERROR, SIGNAL_DATA_SEPARATOR, WAIT_CONDITION_UNIQUE_ID } from './contract';
 import { REQUEST_TIMEOUT_MS } from './clients';
+import { ERROR_WORKFLOW_ERROR, SIGNAL_DATA_SEPARATOR, WAIT_CONDITION_UNIQUE_ID } from './contract';
 import { VmExportError } from './ec2-errors';
 import { MAX_REASON_CHARS, truncate } from './truncate';
 

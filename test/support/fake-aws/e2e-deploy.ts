@@ -4,11 +4,11 @@
  * (Create), with the state machines and the signal backstop rule registered; plus what a user
  * would look at afterwards (the wait condition's signals and Data).
  */
+import { LocalDeployment } from './deployment';
+import { createFakeAws, FakeAws, FakeAwsOptions } from './index';
+import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE } from './sample-stack';
 import { onEvent as bucketGrantOnEvent } from '../../../lambda/bucket-grant';
 import { onEvent as providerOnEvent, ProviderResponse } from '../../../lambda/export-provider';
-import { LocalDeployment } from './deployment';
-import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE } from './sample-stack';
-import { createFakeAws, FakeAws, FakeAwsOptions } from './index';
 
 /** The physical name the export bucket gets. */
 export const BUCKET = 'e2e-vm-exports';
