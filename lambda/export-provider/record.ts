@@ -10,8 +10,7 @@
  * 3. else the task id carried by the physical id (exports that did not wait), with the documented
  *    key `<prefix><task id><extension>`.
  */
-import { ExportTask } from '@aws-sdk/client-ec2';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Client, ExportTask } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { TAG_CLIENT_TOKEN, WorkflowOutput } from '../shared/contract';
 import { errorCode } from '../shared/ec2-errors';
