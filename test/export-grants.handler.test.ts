@@ -7,9 +7,7 @@
 import { DescribeInstancesCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
   GetBucketAclCommand,
-  GetBucketEncryptionCommand,
   GetBucketLocationCommand,
-  GetBucketOwnershipControlsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -17,6 +15,7 @@ import 'aws-sdk-client-mock-jest';
 import { prepare } from '../lambda/export-task';
 import { ENV_EXPORT_GRANTS, ERROR_INVALID_INPUT, ERROR_THROTTLED, WorkflowInput } from '../lambda/shared/contract';
 import { checkExportGrant, matchingTagGrant, parseExportGrants } from '../lambda/shared/export-grants';
+import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
@@ -120,30 +119,9 @@ describe('prepare lets a granted instance through', () => {
 
   test('with the preflight on, a granted instance goes on to the preflight', async () => {
     process.env[ENV_EXPORT_GRANTS] = '{"anyInstance":false,"instances":["i-0123456789abcdef0"],"tags":[]}';
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{
-        Instances: [{
-          InstanceId: INSTANCE,
-          State: { Name: 'running' },
-          RootDeviceType: 'ebs',
-          BlockDeviceMappings: [{ Ebs: { VolumeId: 'vol-1' } }],
-          NetworkInterfaces: [{}],
-          PlatformDetails: 'Linux/UNIX',
-        }],
-      }],
-    });
-    ec2Mock.on(DescribeVolumesCommand).resolves({ Volumes: [{ VolumeId: 'vol-1', Size: 8, Encrypted: false }] });
-    s3Mock.on(GetBucketLocationCommand).resolves({ LocationConstraint: 'eu-west-1' });
-    s3Mock.on(GetBucketOwnershipControlsCommand).resolves({ OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] } });
-    s3Mock.on(GetBucketEncryptionCommand).resolves({
-      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-    });
-    s3Mock.on(GetBucketAclCommand).resolves({
-      Grants: ['READ_ACP', 'WRITE'].map((p) => ({
-        Grantee: { Type: 'CanonicalUser', ID: 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322' },
-        Permission: p as never,
-      })),
-    });
+    // The commercial default ID (SPEC section 1): eu-west-1 has no row of its own.
+    mockExportableInstanceAndBucket(ec2Mock, s3Mock,
+      { instanceId: INSTANCE, region: 'eu-west-1', canonicalId: 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322' });
     await expect(prepare({ ...input, preflight: true }, clients, 'eu-west-1')).resolves.toMatchObject({ instanceId: INSTANCE });
     expect(s3Mock).toHaveReceivedCommand(GetBucketAclCommand);
   });

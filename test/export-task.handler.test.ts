@@ -3,15 +3,12 @@ import {
   CreateInstanceExportTaskCommand,
   DescribeExportTasksCommand,
   DescribeInstancesCommand,
-  DescribeVolumesCommand,
   EC2Client,
   ExportTask,
 } from '@aws-sdk/client-ec2';
 import {
   GetBucketAclCommand,
-  GetBucketEncryptionCommand,
   GetBucketLocationCommand,
-  GetBucketOwnershipControlsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -36,6 +33,7 @@ import {
 } from '../lambda/shared/contract';
 import { normalizeRequest } from '../lambda/shared/normalize';
 import { canonicalIdForRegion } from '../src/canonical-id-table';
+import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
@@ -113,25 +111,7 @@ async function runFinish(error: FinishEvent['error'], req: FinishEvent['request'
 
 describe('prepare', () => {
   function goodBucketAndInstance() {
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{
-        Instances: [{
-          InstanceId: INSTANCE,
-          State: { Name: 'running' },
-          RootDeviceType: 'ebs',
-          BlockDeviceMappings: [{ Ebs: { VolumeId: 'vol-1' } }],
-          NetworkInterfaces: [{}],
-          PlatformDetails: 'Linux/UNIX',
-        }],
-      }],
-    });
-    ec2Mock.on(DescribeVolumesCommand).resolves({ Volumes: [{ VolumeId: 'vol-1', Size: 8, Encrypted: false }] });
-    s3Mock.on(GetBucketLocationCommand).resolves({ LocationConstraint: 'eu-west-1' });
-    s3Mock.on(GetBucketOwnershipControlsCommand).resolves({ OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }] } });
-    s3Mock.on(GetBucketEncryptionCommand).resolves({});
-    s3Mock.on(GetBucketAclCommand).resolves({
-      Grants: ['READ_ACP', 'WRITE'].map((p) => ({ Grantee: { Type: 'CanonicalUser', ID: canonicalIdForRegion('eu-west-1') }, Permission: p as never })),
-    });
+    mockExportableInstanceAndBucket(ec2Mock, s3Mock, { instanceId: INSTANCE, region: 'eu-west-1', canonicalId: canonicalIdForRegion('eu-west-1') });
   }
 
   test('returns the normalized request after the preflight', async () => {
