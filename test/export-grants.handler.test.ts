@@ -13,9 +13,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { prepare } from '../lambda/export-task';
+import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
 import { ENV_EXPORT_GRANTS, ERROR_INVALID_INPUT, ERROR_THROTTLED, WorkflowInput } from '../lambda/shared/contract';
 import { checkExportGrant, matchingTagGrant, parseExportGrants } from '../lambda/shared/export-grants';
-import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
