@@ -319,7 +319,21 @@ async function runPath(path: PathSpec, fault?: { index: number; kind: FaultKind 
 
 const PATHS: PathSpec[] = [...grantPaths(false), ...grantPaths(true), ...exportPaths(true), ...exportPaths(false)];
 
+/**
+ * Known gap: in no-wait mode the handler starts the task, then the execution; when
+ * StartExecution never answers, the Lambda timeout ends the handler before it can cancel the
+ * task (it stays tagged and cancellable, but nothing cancels it). Listed so that any change
+ * (fixed, or a new case) shows up.
+ */
+const KNOWN_GAPS = [
+  'export-provider Create (no-wait) #9 sfn:StartExecution hang: a failed Create left an active export task',
+];
+
+/** A fault-injection run of one path takes seconds, and more on a busy machine. */
+const PATH_TIMEOUT_MS = 120_000;
+
 describe('fault injection on the custom resource handlers', () => {
+  // Collected for the printed summary only; every test asserts its own path.
   const outcomes: Outcome[] = [];
   const cleanRuns: Array<{ path: string; calls: string[] }> = [];
 
@@ -330,49 +344,44 @@ describe('fault injection on the custom resource handlers', () => {
     expect(clean.calls.length).toBeGreaterThan(0);
     const callNames = clean.calls.map((c) => `${c.service}:${c.operation}`);
     cleanRuns.push({ path: path.name, calls: callNames });
+    const mine: Outcome[] = [];
     for (let index = 1; index <= clean.calls.length; index++) {
       for (const kind of KINDS) {
         const { response, problems } = await runPath(path, { index, kind });
-        outcomes.push({ path: path.name, call: `#${index} ${callNames[index - 1]}`, kind, response, problems });
+        mine.push({ path: path.name, call: `#${index} ${callNames[index - 1]}`, kind, response, problems });
       }
     }
-  });
+    outcomes.push(...mine);
+
+    // Each call got every kind of fault, and every fault got an answer: SUCCESS, or FAILED with
+    // a reason, within CloudFormation's 4096 bytes, and nothing left running unnoticed.
+    expect(mine).toHaveLength(clean.calls.length * KINDS.length);
+    const unanswered = mine.filter((o) => !(o.response.Status === 'SUCCESS' || (o.response.Status === 'FAILED' && o.response.Reason.trim() !== '')));
+    expect(unanswered.map((o) => `${o.call} ${o.kind}`)).toEqual([]);
+    expect(mine.filter((o) => responseBytes(o.response) > 4096).map((o) => `${o.call} ${o.kind}: ${responseBytes(o.response)} bytes`)).toEqual([]);
+    const left = mine.filter((o) => o.problems.length > 0).map((o) => `${o.path} ${o.call} ${o.kind}: ${o.problems.join('; ')}`);
+    expect(left).toEqual(KNOWN_GAPS.filter((gap) => gap.startsWith(`${path.name} #`)));
+  }, PATH_TIMEOUT_MS);
 
   afterAll(() => {
-    // Printed for the record; the assertions are in the last test.
-    const lines = cleanRuns.map((r) => `  ${r.path}: ${r.calls.length} calls (${r.calls.join(', ')})`);
-    // eslint-disable-next-line no-console
-    console.info(['fault injection: clean runs', ...lines].join('\n'));
-  });
-
-  test('100 % of injected faults produce a valid response and leave nothing running unnoticed', () => {
+    // The record (no assertions: each path's test asserts its own faults).
     const injected = outcomes.length;
+    if (injected === 0) return;
     const answered = outcomes.filter((o) => o.response.Status === 'SUCCESS' || (o.response.Status === 'FAILED' && o.response.Reason.trim() !== ''));
     const small = outcomes.filter((o) => responseBytes(o.response) <= 4096);
     const clean = outcomes.filter((o) => o.problems.length === 0);
     const failed = outcomes.filter((o) => o.response.Status === 'FAILED').length;
     const largest = Math.max(...outcomes.map((o) => responseBytes(o.response)));
     const byKind = KINDS.map((k) => `${k} ${outcomes.filter((o) => o.kind === k).length}`).join(', ');
+    const lines = cleanRuns.map((r) => `  ${r.path}: ${r.calls.length} calls (${r.calls.join(', ')})`);
     // eslint-disable-next-line no-console
     console.info([
-      `fault injection: ${injected} faults injected over ${PATHS.length} handler paths (${byKind})`,
+      `fault injection: ${injected} faults injected over ${cleanRuns.length} handler paths (${byKind})`,
       `  answered (SUCCESS or FAILED with a reason): ${answered.length}/${injected} (${(100 * answered.length / injected).toFixed(1)} %)`,
       `  response <= 4096 bytes: ${small.length}/${injected} (largest ${largest} bytes); FAILED ${failed}, SUCCESS ${injected - failed}`,
       `  no export left running without a way to cancel it: ${clean.length}/${injected} (known gap: no-wait StartExecution hang)`,
+      'fault injection: clean runs',
+      ...lines,
     ].join('\n'));
-
-    // Every path ran (the test above covers them all) and each call got every kind of fault.
-    expect(new Set(outcomes.map((o) => o.path)).size).toBe(PATHS.length);
-    expect(injected).toBeGreaterThan(PATHS.length * KINDS.length);
-    expect(outcomes.filter((o) => !answered.includes(o)).map((o) => `${o.path} ${o.call} ${o.kind}`)).toEqual([]);
-    expect(outcomes.filter((o) => !small.includes(o)).map((o) => `${o.path} ${o.call} ${o.kind}: ${responseBytes(o.response)} bytes`)).toEqual([]);
-    // Known gap: in no-wait mode the handler starts the task, then the execution; when
-    // StartExecution never answers, the Lambda timeout ends the handler before it can cancel the
-    // task (it stays tagged and cancellable, but nothing cancels it). Listed so that any change
-    // (fixed, or a new case) shows up here.
-    expect(outcomes.filter((o) => o.problems.length > 0).map((o) => `${o.path} ${o.call} ${o.kind}: ${o.problems.join('; ')}`)).toEqual([
-      'export-provider Create (no-wait) #9 sfn:StartExecution hang: a failed Create left an active export task',
-    ]);
-    expect(answered.length / injected).toBe(1);
   });
 });

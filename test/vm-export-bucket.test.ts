@@ -230,7 +230,17 @@ describe('VmExportBucket.fromBucketName', () => {
   test('exposes the imported bucket', () => {
     expect(imported.bucketName).toBe('team-exports');
     expect(imported.canonicalId).toBe(ID_EU_SOUTH_1);
-    expect(imported.grantsApplied).toBeDefined();
+  });
+
+  test('grantsApplied is the grant resource: whatever depends on it waits for the grant', () => {
+    const app = new App();
+    const other = new Stack(app, 'GrantsApplied', { env: { account: '123456789012', region: 'eu-south-1' } });
+    const bucket = VmExportBucket.fromBucketName(other, 'Existing', 'team-exports');
+    const consumer = new s3.CfnBucket(other, 'Consumer');
+    consumer.node.addDependency(bucket.grantsApplied);
+    const json = Template.fromStack(other).toJSON();
+    const grantId = Object.keys(json.Resources).find((id) => json.Resources[id].Type === 'Custom::VmExportBucketGrant')!;
+    expect(json.Resources.Consumer.DependsOn).toEqual([grantId]);
   });
 });
 

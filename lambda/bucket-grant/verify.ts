@@ -1,59 +1,34 @@
-import {
-  GetBucketEncryptionCommand,
-  GetBucketLocationCommand,
-  GetBucketOwnershipControlsCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { errorCode, grantError, isNoSuchBucket, noSuchBucketError, s3CallError } from './errors';
-import { normalizeBucketRegion } from '../shared/bucket-region';
+import { S3Client } from '@aws-sdk/client-s3';
+import { grantError, isNoSuchBucket, noSuchBucketError, s3CallError } from './errors';
+import { aclsDisabled, bucketRegion, unsupportedEncryption } from '../shared/bucket-settings';
 
-/** Default encryption algorithms VM Import/Export cannot write with. */
-const UNSUPPORTED_ENCRYPTION = ['aws:kms', 'aws:kms:dsse'];
+/** Runs one read of the bucket, turning S3's errors into the grant handler's errors. */
+async function read<T>(call: string, bucket: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isNoSuchBucket(err)) throw noSuchBucketError(bucket);
+    throw s3CallError(call, bucket, err);
+  }
+}
 
 /** The region problem, or undefined when the bucket is in the expected region. */
 async function checkLocation(s3: S3Client, bucket: string, expectedRegion: string): Promise<string | undefined> {
-  let region: string;
-  try {
-    const out = await s3.send(new GetBucketLocationCommand({ Bucket: bucket }));
-    region = normalizeBucketRegion(out.LocationConstraint);
-  } catch (err) {
-    if (isNoSuchBucket(err)) throw noSuchBucketError(bucket);
-    throw s3CallError('GetBucketLocation', bucket, err);
-  }
+  const region = await read('GetBucketLocation', bucket, () => bucketRegion(s3, bucket));
   if (region === expectedRegion) return undefined;
   return `it is in ${region} but the stack is in ${expectedRegion}; VM Import/Export only exports to a bucket in the instance's region, so use a bucket in ${expectedRegion}`;
 }
 
 /** The object ownership problem, or undefined when ACLs are enabled. */
 async function checkOwnership(s3: S3Client, bucket: string): Promise<string | undefined> {
-  try {
-    const out = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
-    const rules = out.OwnershipControls?.Rules ?? [];
-    if (!rules.some((r) => r.ObjectOwnership === 'BucketOwnerEnforced')) return undefined;
-  } catch (err) {
-    // A bucket without ownership controls behaves like ObjectWriter: ACLs work.
-    if (errorCode(err) === 'OwnershipControlsNotFoundError') return undefined;
-    if (isNoSuchBucket(err)) throw noSuchBucketError(bucket);
-    throw s3CallError('GetBucketOwnershipControls', bucket, err);
-  }
+  if (!await read('GetBucketOwnershipControls', bucket, () => aclsDisabled(s3, bucket))) return undefined;
   return 'its object ownership is BucketOwnerEnforced, which disables ACLs, so the export service cannot be granted access; fix: '
     + `aws s3api put-bucket-ownership-controls --bucket ${bucket} --ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerPreferred}]'`;
 }
 
 /** The default encryption problem, or undefined for none or SSE-S3. */
 async function checkEncryption(s3: S3Client, bucket: string): Promise<string | undefined> {
-  let algorithms: string[];
-  try {
-    const out = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
-    algorithms = (out.ServerSideEncryptionConfiguration?.Rules ?? [])
-      .map((r) => r.ApplyServerSideEncryptionByDefault?.SSEAlgorithm as string | undefined)
-      .filter((a): a is string => typeof a === 'string');
-  } catch (err) {
-    if (errorCode(err) === 'ServerSideEncryptionConfigurationNotFoundError') return undefined;
-    if (isNoSuchBucket(err)) throw noSuchBucketError(bucket);
-    throw s3CallError('GetBucketEncryption', bucket, err);
-  }
-  const bad = algorithms.find((a) => UNSUPPORTED_ENCRYPTION.includes(a));
+  const bad = await read('GetBucketEncryption', bucket, () => unsupportedEncryption(s3, bucket));
   if (bad === undefined) return undefined;
   return `its default encryption is ${bad}, which VM Import/Export does not support; fix: use SSE-S3, `
     + `aws s3api put-bucket-encryption --bucket ${bucket} --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'`;

@@ -11,12 +11,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import {
   GetBucketAclCommand,
-  GetBucketEncryptionCommand,
-  GetBucketLocationCommand,
-  GetBucketOwnershipControlsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { normalizeBucketRegion } from './bucket-region';
+import { aclsDisabled, bucketRegion, unsupportedEncryption } from './bucket-settings';
 import { ERROR_INVALID_INPUT, ERROR_PREFLIGHT_FAILED } from './contract';
 import { errorCode, errorMessage, isNotFound, retryableOr, VmExportError } from './ec2-errors';
 import { canonicalIdForRegion, partitionWithoutCanonicalId } from '../../src/canonical-id-table';
@@ -166,57 +163,41 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
   return problems;
 }
 
-/** Bucket rules; returns the broken ones. */
-export async function checkBucket(s3: S3Client, bucket: string, region: string, canonicalId: string): Promise<string[]> {
-  let location: string | undefined;
+/** The bucket's region, or the problem that keeps it from being read. */
+async function regionOf(s3: S3Client, bucket: string): Promise<{ region?: string; problem?: string }> {
   try {
-    const out = await call(`GetBucketLocation for ${bucket}`,
-      () => s3.send(new GetBucketLocationCommand({ Bucket: bucket })));
-    location = normalizeBucketRegion(out.LocationConstraint);
+    return { region: await call(`GetBucketLocation for ${bucket}`, () => bucketRegion(s3, bucket)) };
   } catch (err) {
     if (err instanceof VmExportError) {
       throw err;
     }
     if (isNotFound(err)) {
-      return [`bucket ${bucket} does not exist: create it first (a VmExportBucket does) or fix the name.`];
+      return { problem: `bucket ${bucket} does not exist: create it first (a VmExportBucket does) or fix the name.` };
     }
     if (errorCode(err) === 'AccessDenied') {
-      return [`bucket ${bucket} cannot be read (AccessDenied): it must belong to this account, and the handler needs s3:GetBucketLocation on it.`];
+      return { problem: `bucket ${bucket} cannot be read (AccessDenied): it must belong to this account, and the handler needs s3:GetBucketLocation on it.` };
     }
     throw err;
   }
-  if (location !== region) {
-    return [`bucket ${bucket} is in ${location}, not in ${region}: the export bucket must be in the same region as the instance; use a bucket in ${region}.`];
+}
+
+/** Bucket rules; returns the broken ones. */
+export async function checkBucket(s3: S3Client, bucket: string, region: string, canonicalId: string): Promise<string[]> {
+  const location = await regionOf(s3, bucket);
+  if (location.problem) {
+    return [location.problem];
+  }
+  if (location.region !== region) {
+    return [`bucket ${bucket} is in ${location.region}, not in ${region}: the export bucket must be in the same region as the instance; use a bucket in ${region}.`];
   }
 
   const problems: string[] = [];
-  try {
-    const out = await call(`GetBucketOwnershipControls for ${bucket}`,
-      () => s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket })));
-    const ownership = out.OwnershipControls?.Rules?.[0]?.ObjectOwnership;
-    if (ownership === 'BucketOwnerEnforced') {
-      problems.push(`bucket ${bucket} has object ownership BucketOwnerEnforced (ACLs disabled): set it to BucketOwnerPreferred.`);
-    }
-  } catch (err) {
-    if (errorCode(err) !== 'OwnershipControlsNotFoundError') {
-      throw err;
-    }
+  if (await call(`GetBucketOwnershipControls for ${bucket}`, () => aclsDisabled(s3, bucket))) {
+    problems.push(`bucket ${bucket} has object ownership BucketOwnerEnforced (ACLs disabled): set it to BucketOwnerPreferred.`);
   }
-
-  try {
-    const out = await call(`GetBucketEncryption for ${bucket}`,
-      () => s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })));
-    const algorithms = (out.ServerSideEncryptionConfiguration?.Rules ?? [])
-      .map((r) => r.ApplyServerSideEncryptionByDefault?.SSEAlgorithm)
-      .filter((a): a is NonNullable<typeof a> => !!a);
-    const kms = algorithms.find((a) => a === 'aws:kms' || a === 'aws:kms:dsse');
-    if (kms) {
-      problems.push(`bucket ${bucket} uses default encryption ${kms}: VM Import/Export does not support SSE-KMS or DSSE-KMS; use SSE-S3 (AES256).`);
-    }
-  } catch (err) {
-    if (errorCode(err) !== 'ServerSideEncryptionConfigurationNotFoundError') {
-      throw err;
-    }
+  const kms = await call(`GetBucketEncryption for ${bucket}`, () => unsupportedEncryption(s3, bucket));
+  if (kms) {
+    problems.push(`bucket ${bucket} uses default encryption ${kms}: VM Import/Export does not support SSE-KMS or DSSE-KMS; use SSE-S3 (AES256).`);
   }
 
   const acl = await call(`GetBucketAcl for ${bucket}`, () => s3.send(new GetBucketAclCommand({ Bucket: bucket })));
