@@ -7,8 +7,8 @@
  */
 import './setup/with-resolvers';
 import { onEvent as providerOnEvent } from '../lambda/export-provider';
+import { SPEC_DEFAULT_CANONICAL_ID, specCanonicalId } from './support/spec-canonical-ids';
 import { TAG_CLIENT_TOKEN, TAG_MANAGED } from '../lambda/shared/contract';
-import { DEFAULT_CANONICAL_ID, canonicalIdForRegion } from '../src/canonical-id-table';
 import { TargetEnvironment } from '../src/export-formats';
 import { WorkflowStateNames as N } from '../src/export-workflow-names';
 import { CALLERS, createFakeAws } from './support/fake-aws';
@@ -48,7 +48,7 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     const execution = d.fake.sfn.execution(d.response.PhysicalResourceId);
     expect(execution.status).toBe('SUCCEEDED');
     expect(execution.result!.entered(N.SUCCEEDED)).toBe(1);
-    const serviceId = canonicalIdForRegion('us-east-1');
+    const serviceId = specCanonicalId('us-east-1');
     expect(d.fake.s3.grants(BUCKET, serviceId, 'READ_ACP') && d.fake.s3.grants(BUCKET, serviceId, 'WRITE')).toBe(true);
   });
 
@@ -190,16 +190,16 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     await d.fake.settle();
 
     const grant = d.dep.properties(d.dep.only('Custom::VmExportBucketGrant'));
-    expect(grant.CanonicalId).toBe(DEFAULT_CANONICAL_ID);
+    expect(grant.CanonicalId).toBe(SPEC_DEFAULT_CANONICAL_ID);
     expect(grant.ExpectedRegion).toBe('xx-future-1');
-    expect(d.fake.ec2.serviceCanonicalId).toBe(DEFAULT_CANONICAL_ID);
-    expect(d.fake.s3.grants(BUCKET, DEFAULT_CANONICAL_ID, 'WRITE')).toBe(true);
+    expect(d.fake.ec2.serviceCanonicalId).toBe(SPEC_DEFAULT_CANONICAL_ID);
+    expect(d.fake.s3.grants(BUCKET, SPEC_DEFAULT_CANONICAL_ID, 'WRITE')).toBe(true);
     const signal = onlySignal(d);
     expect(signal.Status).toBe('SUCCESS');
     expect(d.fake.s3.bucket(BUCKET).objects.has(`vms/${signalled(signal).taskId}.ova`)).toBe(true);
     // The same template in a listed region evaluates to that region's ID.
     const milan = new LocalDeployment(createFakeAws({ region: 'eu-south-1' }), template);
-    expect(milan.properties(milan.only('Custom::VmExportBucketGrant')).CanonicalId).toBe(canonicalIdForRegion('eu-south-1'));
+    expect(milan.properties(milan.only('Custom::VmExportBucketGrant')).CanonicalId).toBe(specCanonicalId('eu-south-1'));
     expect(d.fake.ec2.tasksTagged(TAG_CLIENT_TOKEN, d.fake.ec2.tasks.values().next().value!.Tags
       .find((t) => t.Key === TAG_CLIENT_TOKEN)!.Value)).toHaveLength(1);
   });

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { specCanonicalId } from './support/spec-canonical-ids';
 import { normalizeBucketRegion } from '../lambda/shared/bucket-region';
 import { causeText } from '../lambda/shared/cause';
 import {
@@ -38,7 +39,6 @@ import { normalizeRequest, objectExtensionFor, objectKeyFor, s3UriFor } from '..
 import { checkBucket, runPreflight } from '../lambda/shared/preflight';
 import { buildSignal, sendSignal } from '../lambda/shared/signal';
 import { ELLIPSIS, truncate, truncateBytes } from '../lambda/shared/truncate';
-import { canonicalIdForRegion } from '../src/canonical-id-table';
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
@@ -48,7 +48,7 @@ const s3 = new S3Client({ region: 'eu-west-1' });
 const INSTANCE = 'i-0123456789abcdef0';
 const BUCKET = 'my-exports';
 const REGION = 'eu-west-1';
-const CANONICAL = canonicalIdForRegion(REGION);
+const CANONICAL = specCanonicalId(REGION);
 
 function awsError(name: string, message = name, status = 400): Error {
   const e = new Error(message) as Error & { $metadata: { httpStatusCode: number } };
@@ -589,8 +589,8 @@ describe('preflight', () => {
   test('the region\'s canonical ID is checked by default', async () => {
     goodSetup();
     s3Mock.on(GetBucketLocationCommand).resolves({ LocationConstraint: 'af-south-1' });
-    const problems = await checkBucket(s3, BUCKET, 'af-south-1', canonicalIdForRegion('af-south-1'));
-    expect(problems).toEqual([expect.stringContaining(canonicalIdForRegion('af-south-1'))]);
+    const problems = await checkBucket(s3, BUCKET, 'af-south-1', specCanonicalId('af-south-1'));
+    expect(problems).toEqual([expect.stringContaining(specCanonicalId('af-south-1'))]);
   });
 
   test('throttling -> VmExport.Throttled (EC2 and S3)', async () => {

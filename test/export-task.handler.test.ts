@@ -14,6 +14,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { finish, handler, prepare, start } from '../lambda/export-task';
+import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
+import { specCanonicalId } from './support/spec-canonical-ids';
 import {
   ERROR_DEADLINE_PASSED,
   ERROR_EXPORT_FAILED,
@@ -32,8 +34,6 @@ import {
   WorkflowInput,
 } from '../lambda/shared/contract';
 import { normalizeRequest } from '../lambda/shared/normalize';
-import { canonicalIdForRegion } from '../src/canonical-id-table';
-import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
@@ -111,7 +111,7 @@ async function runFinish(error: FinishEvent['error'], req: FinishEvent['request'
 
 describe('prepare', () => {
   function goodBucketAndInstance() {
-    mockExportableInstanceAndBucket(ec2Mock, s3Mock, { instanceId: INSTANCE, region: 'eu-west-1', canonicalId: canonicalIdForRegion('eu-west-1') });
+    mockExportableInstanceAndBucket(ec2Mock, s3Mock, { instanceId: INSTANCE, region: 'eu-west-1', canonicalId: specCanonicalId('eu-west-1') });
   }
 
   test('returns the normalized request after the preflight', async () => {

@@ -5,13 +5,13 @@
  * the `Client.` prefix, and the task ids adoptExportTaskId accepts.
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { awsError, createFakeAws, FakeAws, FakeInstanceSpec } from './support/fake-aws';
+import { specCanonicalId } from './support/spec-canonical-ids';
 import { ERROR_EXPORT_REJECTED, ERROR_INVALID_INPUT, ERROR_PREFLIGHT_FAILED, WorkflowInput } from '../lambda/shared/contract';
 import { isRejection, mapStartError } from '../lambda/shared/ec2-errors';
 import { startExport } from '../lambda/shared/export-task';
 import { normalizeRequest } from '../lambda/shared/normalize';
 import { checkInstance, runPreflight } from '../lambda/shared/preflight';
-import { canonicalIdForRegion } from '../src/canonical-id-table';
-import { awsError, createFakeAws, FakeAws, FakeInstanceSpec } from './support/fake-aws';
 
 const REGION = 'eu-west-1';
 const INSTANCE = 'i-0123456789abcdef0';
@@ -24,7 +24,7 @@ const VOL2 = 'vol-0123456789abc0002';
 
 function world(spec: Omit<FakeInstanceSpec, 'instanceId'> = {}): FakeAws {
   const fake = createFakeAws({ region: REGION });
-  const service = canonicalIdForRegion(REGION);
+  const service = specCanonicalId(REGION);
   fake.s3.createBucket(BUCKET, {
     grants: [
       { Grantee: { Type: 'CanonicalUser', ID: service }, Permission: 'READ_ACP' },

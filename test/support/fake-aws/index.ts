@@ -14,11 +14,10 @@
  * ```
  */
 import { DescribeExportTasksCommand } from '@aws-sdk/client-ec2';
-import { ExportTaskEvent } from '../../../lambda/shared/contract';
 import { FetchLike, SignalOptions } from '../../../lambda/shared/signal';
-import { canonicalIdForRegion } from '../../../src/canonical-id-table';
 import { WorkflowStateNames as N } from '../../../src/export-workflow-names';
 import { LocalHandler, SimulatedClock } from '../local-sfn';
+import { specCanonicalId } from '../spec-canonical-ids';
 import { createFakeClients, FakeClients } from './client-middleware';
 import { lambdaFunctionError, SfnErrorNaming, sfnIntegrationError } from './errors';
 import { FakeCloudFormation } from './fake-cloudformation';
@@ -27,6 +26,7 @@ import { FakeEvents } from './fake-events';
 import { FakeS3 } from './fake-s3';
 import { FakeExecution, FakeSfn } from './fake-sfn';
 import { FakeCaller, FakeWorld } from './world';
+import { ExportTaskEvent } from '../../../lambda/shared/contract';
 
 export * from './client-middleware';
 export * from './errors';
@@ -64,7 +64,7 @@ export interface FakeAwsOptions {
   readonly region?: string;
   /** @default '123456789012' */
   readonly accountId?: string;
-  /** The canonical ID the fake export service requires. @default canonicalIdForRegion(region) */
+  /** The canonical ID the fake export service requires. @default the region's ID in SPEC section 1 (the fake's own copy of the table) */
   readonly serviceCanonicalId?: string;
   /** Concurrent active conversion tasks. @default 5 */
   readonly quota?: number;
@@ -117,7 +117,7 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
   const world = new FakeWorld({ region: options.region, accountId: options.accountId, clock: options.clock });
   const s3 = new FakeS3(world);
   const ec2 = new FakeEc2(world, s3, {
-    serviceCanonicalId: options.serviceCanonicalId ?? canonicalIdForRegion(world.region),
+    serviceCanonicalId: options.serviceCanonicalId ?? specCanonicalId(world.region),
     quota: options.quota,
     defaultBehaviour: options.defaultExportBehaviour,
     forgetFinishedAfterSeconds: options.forgetFinishedAfterSeconds,
