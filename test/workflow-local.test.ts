@@ -5,7 +5,7 @@
 import './setup/with-resolvers';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { WorkflowErrors as E, WorkflowStateNames as N, WorkflowTimings } from '../src/export-workflow-names';
+import { WorkflowErrors as E, WorkflowStateNames as N } from '../src/export-workflow-names';
 import { InstanceExportWorkflow } from '../src/instance-export-workflow';
 import {
   AslDefinition,
@@ -427,7 +427,8 @@ describe('export workflow, run locally from the synthesized definition', () => {
     // Backoff: 30, 60, 120, 240, 300, 300 ... (upper bounds; FULL jitter only shortens them).
     const retryGaps = starts.slice(1).map((c, i) => c.at - starts[i].at);
     expect(retryGaps.slice(0, 5)).toEqual([30, 60, 120, 240, 300]);
-    expect(Math.max(...retryGaps)).toBeLessThanOrEqual(WorkflowTimings.START_RETRY_MAX_DELAY_SECONDS);
+    // The documented maximum (README, Limits: 30 s up to 300 s).
+    expect(Math.max(...retryGaps)).toBeLessThanOrEqual(300);
     expect(world.finishPayloads[0].error.Error).toBe(E.INTERNAL_COMPLETED);
   });
 
@@ -692,12 +693,14 @@ describe('export workflow budgets (simulated time)', () => {
     const polls = result.timeline.filter((t) => t.type === 'StateEntered' && pollStates.has(t.state));
     const short = result.entered(N.WAIT_SHORT_POLL);
     const long = result.entered(N.WAIT_LONG_POLL);
-    expect(short).toBe(WorkflowTimings.SHORT_POLL_COUNT);
+    // The documented schedule (README, How it works): 60 s × 15, then every 300 s.
+    expect(short).toBe(15);
     expect(polls.length).toBe(short * 4 + long * 3);
   });
 
   test('detection lag: ≤ 60 s in the first 15 minutes, ≤ 5 min afterwards', async () => {
-    const samples = [1, 59, 60, 61, 7 * 60 + 13, 14 * 60 + 59, 15 * 60, 15 * 60 + 1, 16 * 60, 20 * 60 + 1,
+    // Every minute of the first 15 matters: a shorter short phase would leave a gap there.
+    const samples = [1, 59, 60, 61, 7 * 60 + 13, 10 * 60 + 30, 12 * 60 + 1, 14 * 60 + 59, 15 * 60, 15 * 60 + 1, 16 * 60, 20 * 60 + 1,
       47 * 60 + 30, HOUR, HOUR + 1, 3 * HOUR + 299, 5 * HOUR + 17];
     const lags: string[] = [];
     for (const completesAfter of samples) {
@@ -711,6 +714,6 @@ describe('export workflow budgets (simulated time)', () => {
     }
     // eslint-disable-next-line no-console
     console.log(`detection lag (completion → seen): ${lags.join(', ')}`);
-    // 15 local executions: about 4 s on an idle 2-core machine, more under load.
-  }, 30_000);
+    // 17 local executions: about 4 s on an idle 2-core machine, more under load.
+  }, 120_000);
 });
