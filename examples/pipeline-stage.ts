@@ -1,8 +1,14 @@
 /**
  * An export inside a CDK Pipelines stage: the pipeline deploys a stage whose stack creates an
- * export bucket and exports one instance. CloudFormation waits for the export (the wait
- * condition), so the pipeline's deploy action finishes once the image is in S3 and a later
- * stage or action can use it.
+ * export bucket and exports one instance. This is the pipeline pattern that waits for hours.
+ *
+ * CodePipeline times actions out: most action types (the Step Functions invoke action among
+ * them) after 1 hour, a CloudFormation deployment action after 3 days (CodePipeline quotas,
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html). The stage is deployed
+ * by CloudFormation actions (create and execute a change set), and CloudFormation waits for the
+ * export's wait condition, which may wait up to 12 hours: so the export below may take its full
+ * `timeout` (10 hours here), far beyond the 1 hour a `StepFunctionInvokeAction` gets, and a later
+ * stage or action can use the image.
  *
  * Synthesize it offline (no AWS account, no credentials; the GitHub source is a placeholder):
  *   npx cdk synth --app 'npx ts-node --transpile-only examples/pipeline-stage.ts'
@@ -13,6 +19,13 @@ import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
 
 /** The environment of the pipeline and of the stage it deploys (placeholders). */
 export const PIPELINE_ENV = { account: '111111111111', region: 'eu-west-1' };
+
+/**
+ * How long the stage's deployment waits for the export: more than the 1 hour a
+ * StepFunctionInvokeAction would get, within the wait condition's 12 hours (and so within the
+ * 3 days of the CloudFormation deployment action).
+ */
+export const STAGE_EXPORT_TIMEOUT = Duration.hours(10);
 
 /** Properties of the stack that exports an instance. */
 export interface VmExportStackProps extends StackProps {
@@ -35,7 +48,7 @@ export class VmExportStack extends Stack {
       bucket: exportBucket,
       targetEnvironment: TargetEnvironment.VMWARE,
       prefix: 'pipeline/',
-      timeout: Duration.hours(3),
+      timeout: STAGE_EXPORT_TIMEOUT,
     });
     new CfnOutput(this, 'ImageUri', { value: this.vmExport.exportObjectUri });
   }

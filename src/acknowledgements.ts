@@ -25,7 +25,7 @@ export const REASONS = {
   accessLogs: 'The bucket is the export target; server access logs are opt-in via the serverAccessLogsBucket prop (logging into the bucket itself is rejected).',
   versioning: 'Every export writes a new object key (prefix + export task id), so nothing is overwritten; versioning is opt-in via the versioned prop.',
   replication: 'Replication needs a destination bucket in another region or account that only the user can choose; exported images can be exported again from the instance.',
-  describeNoResource: 'The EC2 Describe* actions (DescribeInstances, DescribeVolumes, DescribeImages, DescribeExportTasks) support no resource-level permissions.',
+  describeNoResource: 'The EC2 Describe* actions (DescribeInstances, DescribeVolumes, DescribeExportTasks) support no resource-level permissions.',
   xray: 'X-Ray trace writes (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) support no resource-level permissions.',
   logDelivery: 'CloudWatch Logs vended log delivery actions (logs:CreateLogDelivery, ...) used by Step Functions logging support no resource-level permissions.',
   exportTaskIds: 'Export task ids are assigned by EC2 at creation, so tasks are matched with export-instance-task/*; creation requires the library\'s request tag, tagging is limited to ec2:CreateAction = CreateInstanceExportTask, and cancellation to tasks carrying the library\'s resource tag.',

@@ -4,6 +4,8 @@ import { CANONICAL_ID_ROWS, DEFAULT_CANONICAL_ID, canonicalIdForRegion } from '.
 import { undocumentedPartitionMessage, undocumentedPartitionOf } from './partitions';
 
 const CONDITIONS_ID = 'VmExportCanonicalIdConditions';
+/** A region code: lowercase letters in two or more dash-separated groups, then a number (`eu-south-1`, `us-gov-west-1`). */
+const REGION_CODE = /^[a-z]{2,}(-[a-z]+)+-\d+$/;
 
 /**
  * The canonical user IDs of the AWS VM Import/Export service account, per region.
@@ -22,11 +24,14 @@ export class VmExportCanonicalIds {
   /**
    * The canonical ID for a region code known at synth time.
    *
-   * @param region a region code such as `eu-south-1`; not a token (use `of()` for a stack
-   * whose region is only known at deploy time)
-   * @returns the region's ID, or `DEFAULT` for a region the table does not list
-   * @throws for a region of a partition without a documented ID (`eusc-de-east-1`,
-   * `us-iso-east-1`, `us-isob-east-1`, ...): pass the ID AWS gives for it explicitly instead
+   * @param region a region code such as `eu-south-1` (surrounding blanks and upper case are
+   * ignored: `' EU-SOUTH-1'` is `eu-south-1`); not a token (use `of()` for a stack whose region is
+   * only known at deploy time)
+   * @returns the region's ID, or `DEFAULT` for a well-formed region code the table does not list
+   * @throws for a string that is not a region code (`''`, `eu_south_1`, `Europe (Milan)`,
+   * `eu-south`, ...), and for a region of a partition without a documented ID
+   * (`eusc-de-east-1`, `us-iso-east-1`, `us-isob-east-1`, ...): pass the ID AWS gives for it
+   * explicitly instead
    */
   public static forRegion(region: string): string {
     if (Token.isUnresolved(region)) {
@@ -34,6 +39,13 @@ export class VmExportCanonicalIds {
         'VmExportCanonicalIds.forRegion(): the region is a token (an environment-agnostic stack). ' +
         'Use VmExportCanonicalIds.of(scope), which resolves the ID at deploy time.',
       );
+    }
+    const given = region;
+    region = typeof region === 'string' ? region.trim().toLowerCase() : region;
+    if (typeof region !== 'string' || !REGION_CODE.test(region)) {
+      throw new Error(`VmExportCanonicalIds.forRegion(${JSON.stringify(given) ?? String(given)}): not a region code. ` +
+        'Pass a code such as \'eu-south-1\' (lowercase letters and a number, separated by dashes), not a name, an ' +
+        'availability zone or an empty string; the default ID is only for well-formed codes the table does not list.');
     }
     const partition = undocumentedPartitionOf(region);
     if (partition !== undefined) {

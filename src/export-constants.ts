@@ -70,6 +70,15 @@ export const WAIT_CONDITION_UNIQUE_ID = 'export';
  */
 export const SIGNAL_DATA_SEPARATOR = '|';
 
+/** The custom resource type of an export (served by the export provider). */
+export const EXPORT_RESOURCE_TYPE = 'Custom::VmInstanceExport';
+
+/**
+ * The custom resource type that reads a completed export's attributes from its wait
+ * condition's Data (served by the same export provider function; Delete does nothing).
+ */
+export const EXPORT_ATTRIBUTES_RESOURCE_TYPE = 'Custom::VmExportAttributes';
+
 /**
  * Characters a prefix may not contain: the separator, and the quote and backslash that the
  * wait condition's Data attribute (a JSON document) would escape.

@@ -4,3 +4,4 @@ export * from './export-formats';
 export * from './export-events';
 export * from './instance-export';
 export * from './instance-export-workflow';
+export * from './workflow-input';

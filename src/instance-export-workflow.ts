@@ -81,6 +81,30 @@ const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
 
 /** The workflow each stack registered first (what `InstanceExportWorkflow.of()` returns). */
 const WORKFLOW_PER_STACK = new WeakMap<Stack, InstanceExportWorkflow>();
+/** The workflows `of()` created with default properties because no workflow was there yet. */
+const CREATED_BY_OF = new WeakSet<InstanceExportWorkflow>();
+
+/**
+ * Refuses a workflow that comes too late: the stack's exports already run on the default workflow
+ * `of()` created (at the first `InstanceExport` without `workflow`), so a second workflow with a
+ * notification topic would notify about none of them, and one under the default id clashes.
+ * Returns `id` (called before the construct exists).
+ */
+function checkNotTooLate(scope: Construct, id: string, props: InstanceExportWorkflowProps): string {
+  const implicit = WORKFLOW_PER_STACK.get(Stack.of(scope));
+  if (!implicit || !CREATED_BY_OF.has(implicit)) {
+    return id;
+  }
+  const clash = scope.node.tryFindChild(id) === implicit;
+  if (props.notificationTopic || clash) {
+    const what = props.notificationTopic ? `InstanceExportWorkflow '${id}' with a notificationTopic` : `InstanceExportWorkflow '${id}'`;
+    throw new Error(`${scope.node.path}: ${what} is created after the first InstanceExport of the stack, which already created the ` +
+      `stack's default workflow '${implicit.node.path}' (without a notificationTopic) and runs on it. ` +
+      'Create the InstanceExportWorkflow first, before the first InstanceExport of the stack: InstanceExportWorkflow.of() and ' +
+      'every InstanceExport then use it.');
+  }
+  return id;
+}
 
 /**
  * The Step Functions workflow that exports an EC2 instance as a VM image to S3.
@@ -126,7 +150,9 @@ export class InstanceExportWorkflow extends Construct {
     if (existing instanceof InstanceExportWorkflow) {
       return existing;
     }
-    return new InstanceExportWorkflow(stack, InstanceExportWorkflow.DEFAULT_ID);
+    const created = new InstanceExportWorkflow(stack, InstanceExportWorkflow.DEFAULT_ID);
+    CREATED_BY_OF.add(created);
+    return created;
   }
 
   /** The export state machine (Standard). */
@@ -155,7 +181,7 @@ export class InstanceExportWorkflow extends Construct {
    * @param props workflow properties
    */
   constructor(scope: Construct, id: string, props: InstanceExportWorkflowProps = {}) {
-    super(scope, id);
+    super(scope, checkNotTooLate(scope, id, props));
 
     const stack = Stack.of(this);
     if (!WORKFLOW_PER_STACK.has(stack)) {
@@ -436,7 +462,7 @@ export class InstanceExportWorkflow extends Construct {
       new iam.PolicyStatement({
         sid: 'DescribeForPreflightAndPolling',
         // The Describe actions support no resource-level permissions.
-        actions: ['ec2:DescribeExportTasks', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
+        actions: ['ec2:DescribeExportTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
         resources: ['*'],
       }),
       ...(this.anyInstance ? [new iam.PolicyStatement({

@@ -4,17 +4,24 @@ import {
   CfnWaitCondition,
   CfnWaitConditionHandle,
   Duration,
-  Fn,
+  Reference,
   Stack,
   Token,
+  Tokenization,
   Annotations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EXPORT_AFFECTING_PROPERTIES, PREFIX_FORBIDDEN_CHARACTERS, SIGNAL_DATA_SEPARATOR } from './export-constants';
+import {
+  EXPORT_AFFECTING_PROPERTIES,
+  EXPORT_ATTRIBUTES_RESOURCE_TYPE,
+  EXPORT_RESOURCE_TYPE,
+  PREFIX_FORBIDDEN_CHARACTERS,
+} from './export-constants';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 import { InstanceExportProvider } from './instance-export-provider';
 import { InstanceExportWorkflow } from './instance-export-workflow';
 import { IVmExportBucket } from './vm-export-bucket';
+import { isVmExportBucket } from './vm-export-bucket-checks';
 
 /** S3 object keys are at most 1024 bytes. */
 const MAX_KEY_LENGTH = 1024;
@@ -59,7 +66,8 @@ export interface InstanceExportProps {
   readonly containerFormat?: ContainerFormat;
 
   /**
-   * The key prefix of the exported object. Must end with `/` and not start with `/`.
+   * The key prefix of the exported object. Must end with `/` and not start with `/`; `''`
+   * writes the image to the bucket's root.
    *
    * @default 'exports/'
    */
@@ -175,7 +183,10 @@ export class InstanceExport extends Construct {
     const waitForCompletion = props.waitForCompletion ?? true;
     const isVmware = props.targetEnvironment === TargetEnvironment.VMWARE;
     this.diskImageFormat = props.diskImageFormat ?? (isVmware ? DiskImageFormat.VMDK : DiskImageFormat.VHD);
-    this.containerFormat = props.containerFormat ?? (isVmware ? ContainerFormat.OVA : ContainerFormat.NONE);
+    // OVA only wraps VMDK: an explicit VHD or RAW for VMware gets no container by default, so that
+    // the only error is about what the user set.
+    this.containerFormat = props.containerFormat
+      ?? (isVmware && this.diskImageFormat === DiskImageFormat.VMDK ? ContainerFormat.OVA : ContainerFormat.NONE);
     const extension = this.containerFormat === ContainerFormat.OVA ? '.ova' : `.${this.diskImageFormat.toLowerCase()}`;
     validate(this, props, this.diskImageFormat, this.containerFormat, prefix, extension, timeout);
     if (props.preflight === false) {
@@ -222,7 +233,7 @@ export class InstanceExport extends Construct {
 
     // A plain CfnResource (not the CustomResource wrapper): same logical id, less work per export.
     const resource = new CfnResource(this, 'Resource', {
-      type: 'Custom::VmInstanceExport',
+      type: EXPORT_RESOURCE_TYPE,
       properties: {
         ServiceToken: provider.serviceToken,
         StateMachineArn: this.workflow.stateMachine.stateMachineArn,
@@ -243,11 +254,24 @@ export class InstanceExport extends Construct {
     resource.node.addDependency(props.bucket.grantsApplied);
 
     if (waitCondition) {
-      waitCondition.addDependency(resource);
-      const attributes = signalledAttributes(Token.asString(waitCondition.attrData), prefix, extension);
-      this.exportTaskId = attributes.exportTaskId;
-      this.exportObjectKey = attributes.exportObjectKey;
-      this.exportObjectUri = Fn.join('', ['s3://', props.bucket.bucketName, '/', this.exportObjectKey]);
+      // The signal can only come from the execution the resource starts.
+      waitCondition.node.addDependency(resource);
+      // The attributes are read by a small resource that takes the wait condition's Data as a
+      // property, so CloudFormation creates it (and anything that uses an attribute) only after
+      // the export completed. Its attributes are strings; the Data itself is typed as an object.
+      const attributes = new CfnResource(this, 'Attributes', {
+        type: EXPORT_ATTRIBUTES_RESOURCE_TYPE,
+        properties: {
+          ServiceToken: provider.serviceToken,
+          WaitConditionData: waitCondition.attrData,
+          S3Bucket: props.bucket.bucketName,
+          S3Prefix: prefix,
+          ObjectExtension: extension,
+        },
+      });
+      this.exportTaskId = Token.asString(attributes.getAtt('ExportTaskId'));
+      this.exportObjectKey = Token.asString(attributes.getAtt('ExportObjectKey'));
+      this.exportObjectUri = Token.asString(attributes.getAtt('ExportObjectUri'));
     } else {
       this.exportTaskId = Token.asString(resource.getAtt('ExportTaskId'));
       this.exportObjectKey = Token.asString(resource.getAtt('ExportObjectKey'));
@@ -256,19 +280,77 @@ export class InstanceExport extends Construct {
   }
 }
 
+/** A plain s3.Bucket (or anything else) where an IVmExportBucket belongs: refused before it is used. */
+function requireVmExportBucket(scope: Construct, bucket: unknown): void {
+  if (isVmExportBucket(bucket)) {
+    return;
+  }
+  const path = (bucket as { node?: { path?: string } } | undefined)?.node?.path;
+  const what = bucket === undefined || bucket === null
+    ? String(bucket)
+    : path !== undefined && typeof (bucket as { bucketName?: unknown }).bucketName === 'string'
+      ? `the S3 bucket '${path}'`
+      : typeof bucket;
+  throw new Error(`${scope.node.path}: invalid properties:\n- bucket is ${what}, not an IVmExportBucket: ` +
+    'wrap an existing bucket with VmExportBucket.fromBucket(this, id, bucket) (or VmExportBucket.fromBucketName for a name), ' +
+    'or create a new VmExportBucket.');
+}
+
+/** How a stack's environment reads in an error. */
+function describeStack(s: Stack): string {
+  return Token.isUnresolved(s.region) ? `environment-agnostic stack ${s.stackName}` : `stack ${s.stackName} of region ${s.region}`;
+}
+
 /**
- * The task id and the object key from the wait condition's Data, `{"export":"<signal data>"}`.
- * The signal data is `<task id>|<key the task reported>` (a signal of an earlier version of the
- * library carried the task id only): the fourth piece split on quotes is the signal data, its
- * first piece split on `|` the task id. The key is its second piece; appending `|` and the
- * documented key `<prefix><task id><extension>` makes that piece exist for an older signal too.
+ * The stacks an export's inputs come from: the workflow must be the export's stack's own (it is
+ * granted the export's bucket and instance, which would make the two stacks depend on each
+ * other); an instance referenced from another stack must be in the same account and region; a
+ * bucket or instance of an environment-agnostic stack cannot be used from a stack with an
+ * environment (or the other way round).
  */
-function signalledAttributes(data: string, prefix: string, extension: string): { exportTaskId: string; exportObjectKey: string } {
-  const signalData = Fn.select(3, Fn.split('"', data));
-  const exportTaskId = Fn.select(0, Fn.split(SIGNAL_DATA_SEPARATOR, signalData));
-  const documentedKey = Fn.join('', [prefix, exportTaskId, extension]);
-  const pieces = Fn.split(SIGNAL_DATA_SEPARATOR, Fn.join(SIGNAL_DATA_SEPARATOR, [signalData, documentedKey]));
-  return { exportTaskId, exportObjectKey: Fn.select(1, pieces) };
+function crossStackProblems(scope: Construct, props: InstanceExportProps): string[] {
+  const errors: string[] = [];
+  const here = Stack.of(scope);
+  const workflow = props.workflow;
+  if (workflow && Stack.of(workflow) !== here) {
+    errors.push(`workflow '${workflow.node.path}' is in stack ${Stack.of(workflow).stackName} but the export is in ${here.stackName}: ` +
+      'a workflow is granted the bucket and instance of each of its exports, so the two stacks would depend on each other. ' +
+      'Use the workflow of the export\'s own stack (omit workflow, or create an InstanceExportWorkflow in the same stack).');
+  }
+  const agnostic = (s: Stack) => Token.isUnresolved(s.region);
+  const mixed = (what: string, other: Stack) =>
+    `${what} is in ${describeStack(other)} but the export is in ${describeStack(here)}: ` +
+    'an environment-agnostic stack and a stack with an env cannot share resources (neither knows whether the other deploys to the same account and region). ' +
+    'Give both stacks the same env, or neither.';
+  const bucketStack = Stack.of(props.bucket);
+  if (bucketStack !== here && agnostic(bucketStack) !== agnostic(here)) {
+    errors.push(mixed(`bucket '${props.bucket.node.path}'`, bucketStack));
+  }
+  if (Token.isUnresolved(props.instanceId)) {
+    for (const token of Tokenization.reverseString(props.instanceId).tokens) {
+      if (!Reference.isReference(token)) {
+        continue;
+      }
+      const owner = Stack.of(token.target);
+      if (owner === here) {
+        continue;
+      }
+      const what = `instanceId refers to '${token.target.node.path}', which`;
+      if (agnostic(owner) !== agnostic(here)) {
+        errors.push(mixed(what, owner));
+        continue;
+      }
+      if (!agnostic(owner) && owner.region !== here.region) {
+        errors.push(`${what} is in ${describeStack(owner)} but the export runs in ${here.region}: ` +
+          'VM Import/Export exports an instance only in its own region. Create the InstanceExport (and its bucket) in a stack of the instance\'s region.');
+      }
+      if (!Token.isUnresolved(owner.account) && !Token.isUnresolved(here.account) && owner.account !== here.account) {
+        errors.push(`${what} is in stack ${owner.stackName} of account ${owner.account} but the export runs in ${here.account}: ` +
+          'an instance is exported by its own account. Create the InstanceExport (and its bucket) in a stack of the instance\'s account.');
+      }
+    }
+  }
+  return errors;
 }
 
 function hashOf(value: unknown): string {
@@ -284,6 +366,7 @@ function validate(
   extension: string,
   timeout: Duration,
 ): void {
+  requireVmExportBucket(scope, props.bucket);
   const errors: string[] = [];
   const target = props.targetEnvironment;
   if (!Token.isUnresolved(props.instanceId) && !/^i-([0-9a-f]{8}|[0-9a-f]{17})$/.test(props.instanceId)) {
@@ -308,9 +391,10 @@ function validate(
       errors.push(`prefix '${prefix}' contains ${forbidden.map((c) => `'${c}'`).join(', ')}: the object key is reported through a CloudFormation wait condition, which cannot carry ${PREFIX_FORBIDDEN_CHARACTERS.map((c) => `'${c}'`).join(', ')}. Choose a prefix without them.`);
     }
     if (prefix.startsWith('/')) {
-      errors.push(`prefix '${prefix}' starts with '/': S3 keys have no leading slash. Use '${prefix.replace(/^\/+/, '')}'.`);
+      const fixed = prefix.replace(/^\/+/, '');
+      errors.push(`prefix '${prefix}' starts with '/': S3 keys have no leading slash. Use '${fixed}'${fixed === '' ? ' (the bucket\'s root)' : ''}.`);
     }
-    if (!prefix.endsWith('/')) {
+    if (prefix !== '' && !prefix.endsWith('/')) {
       errors.push(`prefix '${prefix}' does not end with '/': the service appends the task id directly. Use '${prefix}/'.`);
     }
     const longestKey = Buffer.byteLength(prefix + LONGEST_TASK_ID + extension);
@@ -339,6 +423,7 @@ function validate(
   if (!Token.isUnresolved(bucketEnv.account) && !Token.isUnresolved(here.account) && bucketEnv.account !== here.account) {
     errors.push(`bucket is in account ${bucketEnv.account} but the export runs in ${here.account}: the export bucket must belong to the exporting account. Create the VmExportBucket in the exporting account.`);
   }
+  errors.push(...crossStackProblems(scope, props));
   if (errors.length > 0) {
     throw new Error(`${scope.node.path}: invalid properties:\n- ${errors.join('\n- ')}`);
   }

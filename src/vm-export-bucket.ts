@@ -1,4 +1,5 @@
 import {
+  Annotations,
   Aws,
   CustomResource,
   Duration,
@@ -15,6 +16,7 @@ import { VmExportCanonicalIds } from './canonical-ids';
 import { BUCKET_POLICY_SID } from './export-constants';
 import { validateDefaultCanonicalId } from './partitions';
 import { validateBucketName, validateCanonicalId } from './validation';
+import { appBucketChecks, isVmExportBucket, ownedCfnBucket, synthBucketProblems } from './vm-export-bucket-checks';
 
 /**
  * An S3 bucket that VM Import/Export can write an exported instance into.
@@ -169,6 +171,34 @@ export class VmExportBucket extends Construct implements IVmExportBucket {
     return new ImportedVmExportBucket(scope, id, bucketName, options);
   }
 
+  /**
+   * Use a bucket the app already defines (or any `s3.IBucket`) as the export bucket.
+   *
+   * At synth time the bucket is refused when what the app says about it already rules it out:
+   * a region or account other than the stack's, SSE-KMS or DSSE-KMS default encryption, or
+   * object ownership `BucketOwnerEnforced` (a bucket without object ownership settings gets a
+   * warning: S3 creates new buckets with `BucketOwnerEnforced`). At deploy time a custom
+   * resource checks the rest (location, ownership controls, default encryption) and adds the
+   * ACL grants, as with `fromBucketName`.
+   *
+   * A bucket the app creates (`new s3.Bucket`) gets the service's statement in its own bucket
+   * policy (`addToResourcePolicy`), which CloudFormation manages; any other bucket gets the
+   * statement merged into its policy at deploy time, as with `fromBucketName`.
+   *
+   * @param scope the scope
+   * @param id the construct id
+   * @param bucket the bucket
+   * @param options import options
+   */
+  public static fromBucket(
+    scope: Construct,
+    id: string,
+    bucket: s3.IBucket,
+    options: VmExportBucketImportOptions = {},
+  ): IVmExportBucket {
+    return new ExistingVmExportBucket(scope, id, bucket, options);
+  }
+
   public readonly bucket: s3.IBucket;
   public readonly bucketName: string;
   public readonly bucketArn: string;
@@ -202,10 +232,11 @@ export class VmExportBucket extends Construct implements IVmExportBucket {
     this.bucket = bucket;
     this.bucketName = bucket.bucketName;
     this.bucketArn = bucket.bucketArn;
-    this.canonicalId = props.canonicalId ?? VmExportCanonicalIds.of(this);
+    const canonicalId = props.canonicalId ?? VmExportCanonicalIds.of(this);
 
-    bucket.addToResourcePolicy(serviceAccessStatement(this.canonicalId, bucket));
-    const aclGrant = grantResource(this, this.bucket, this.canonicalId, false, props.canonicalId === undefined);
+    bucket.addToResourcePolicy(serviceAccessStatement(canonicalId, bucket));
+    const aclGrant = grantResource(this, this.bucket, canonicalId, false, props.canonicalId === undefined);
+    this.canonicalId = publishedCanonicalId(canonicalId, aclGrant);
 
     const grants = new DependencyGroup();
     grants.add(aclGrant);
@@ -241,9 +272,83 @@ class ImportedVmExportBucket extends Construct implements IVmExportBucket {
     this.bucket = s3.Bucket.fromBucketName(this, 'Bucket', bucketName);
     this.bucketName = this.bucket.bucketName;
     this.bucketArn = this.bucket.bucketArn;
-    this.canonicalId = options.canonicalId ?? VmExportCanonicalIds.of(this);
-    this.grantsApplied = grantResource(this, this.bucket, this.canonicalId, true, options.canonicalId === undefined);
+    const canonicalId = options.canonicalId ?? VmExportCanonicalIds.of(this);
+    const grant = grantResource(this, this.bucket, canonicalId, true, options.canonicalId === undefined);
+    this.canonicalId = publishedCanonicalId(canonicalId, grant);
+    this.grantsApplied = grant;
+    // A bucket of the same name that the app creates, or whose policy it manages, is checked at synth.
+    this.node.addValidation({ validate: () => appBucketChecks(this, bucketName, undefined) });
   }
+}
+
+/**
+ * An `s3.IBucket` of the app (or imported), checked at synth as far as the app knows it and at
+ * deploy time for the rest.
+ */
+class ExistingVmExportBucket extends Construct implements IVmExportBucket {
+  public readonly bucket: s3.IBucket;
+  public readonly bucketName: string;
+  public readonly bucketArn: string;
+  public readonly canonicalId: string;
+  public readonly grantsApplied: IDependable;
+
+  constructor(scope: Construct, id: string, bucket: s3.IBucket, options: VmExportBucketImportOptions) {
+    super(scope, id);
+    if (isVmExportBucket(bucket)) {
+      throw new Error(`${this.node.path}: invalid properties:\n- bucket is already a VmExportBucket ('${(bucket as IConstruct).node.path}'): ` +
+        'pass it directly as the bucket of an InstanceExport instead of wrapping it with VmExportBucket.fromBucket().');
+    }
+    if (!bucket || typeof bucket !== 'object' || typeof (bucket as s3.IBucket).bucketName !== 'string' || !(bucket as s3.IBucket).node) {
+      throw new Error(`${this.node.path}: invalid properties:\n- bucket is ${bucket === undefined ? 'undefined' : typeof bucket}, not an s3.IBucket: ` +
+        'pass a bucket construct (new s3.Bucket(...), s3.Bucket.fromBucketName(...)), or use VmExportBucket.fromBucketName() for a bucket name.');
+    }
+    const errors = [
+      ...validateCanonicalId('canonicalId', options.canonicalId),
+      ...validateDefaultCanonicalId(this, 'canonicalId', options.canonicalId),
+      ...synthBucketProblems(this, bucket, ownedCfnBucket(bucket)),
+    ];
+    throwIfErrors(this, errors);
+
+    this.bucket = bucket;
+    this.bucketName = bucket.bucketName;
+    this.bucketArn = bucket.bucketArn;
+    const owned = ownedCfnBucket(bucket);
+    const canonicalId = options.canonicalId ?? VmExportCanonicalIds.of(this);
+    if (owned) {
+      // The app creates this bucket and CloudFormation manages its policy: the statement goes
+      // there (a statement merged at deploy time would race that policy and be lost on its next
+      // update). In another stack, the ID is that stack's own (its conditions, or a literal).
+      const policyId = options.canonicalId ?? (Stack.of(bucket) === Stack.of(this) ? canonicalId : VmExportCanonicalIds.of(bucket));
+      bucket.addToResourcePolicy(serviceAccessStatement(policyId, bucket));
+      if (Stack.of(owned).resolve(owned.ownershipControls) === undefined) {
+        Annotations.of(this).addWarningV2('cdk-vm-export:bucketOwnershipUnset',
+          `bucket '${bucket.node.path}' sets no object ownership: S3 creates new buckets with BucketOwnerEnforced, which disables ` +
+          'the ACLs VM Import/Export needs, and the deployment then fails. Set objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED.');
+      }
+    }
+    const grant = grantResource(this, bucket, canonicalId, !owned, options.canonicalId === undefined, true);
+    const grants = new DependencyGroup();
+    grants.add(grant);
+    if (owned && bucket.policy) {
+      grants.add(bucket.policy);
+      grant.node.addDependency(bucket.policy);
+    }
+    this.canonicalId = publishedCanonicalId(canonicalId, grant);
+    this.grantsApplied = grants;
+    if (!owned) {
+      this.node.addValidation({ validate: () => appBucketChecks(this, bucket.bucketName, bucket) });
+    }
+  }
+}
+
+/**
+ * The canonical ID other constructs read. A literal stays a literal; a deploy-time value (the
+ * conditions on AWS::Region of an environment-agnostic stack, a parameter) is read back from the
+ * grant resource, so that a consumer (each InstanceExport, possibly in another stack) carries one
+ * `Fn::GetAtt` instead of a copy of the expression and its conditions.
+ */
+function publishedCanonicalId(canonicalId: string, grant: CustomResource): string {
+  return Token.isUnresolved(canonicalId) ? grant.getAttString('CanonicalId') : canonicalId;
 }
 
 /** The statement the service's guide asks for: the service account reads the ACL and writes. */
@@ -260,7 +365,14 @@ function serviceAccessStatement(canonicalId: string, bucket: s3.IBucket): iam.Po
  * The custom resource that adds the service account's grants (and, if imported, policy).
  * `defaulted`: the canonical ID is the library's default, not the user's.
  */
-function grantResource(scope: Construct, bucket: s3.IBucket, canonicalId: string, imported: boolean, defaulted: boolean): CustomResource {
+function grantResource(
+  scope: Construct,
+  bucket: s3.IBucket,
+  canonicalId: string,
+  imported: boolean,
+  defaulted: boolean,
+  verify: boolean = imported,
+): CustomResource {
   const provider = BucketGrantProvider.of(scope);
   provider.grantBucket(bucket.bucketArn, imported);
   // The shape handlers read: BucketGrantProperties in lambda/shared/contract.ts.
@@ -268,7 +380,7 @@ function grantResource(scope: Construct, bucket: s3.IBucket, canonicalId: string
     BucketName: bucket.bucketName,
     CanonicalId: canonicalId,
     Partition: Aws.PARTITION,
-    VerifyBucket: String(imported),
+    VerifyBucket: String(verify),
     ExpectedRegion: Aws.REGION,
     ManagePolicy: String(imported),
     PolicySid: BUCKET_POLICY_SID,

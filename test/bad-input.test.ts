@@ -28,7 +28,7 @@ test('the table has at least 30 distinct bad inputs', () => {
   expect(BAD_INPUTS.length).toBeGreaterThanOrEqual(30);
   expect(new Set(BAD_INPUTS.map((r) => r.name)).size).toBe(BAD_INPUTS.length);
   const stages = new Set(BAD_INPUTS.map((r) => r.stage));
-  expect([...stages].sort()).toEqual(['deploy: bucket grant', 'deploy: preflight', 'synth']);
+  expect([...stages].sort()).toEqual(['deploy: bucket grant', 'deploy: preflight', 'run: workflow input', 'synth']);
 });
 
 test('every row has an error, a cause, a fix and at least two patterns', () => {

@@ -58,7 +58,8 @@ describe('failed polls (Ec2.Ec2Exception, no error code in the Cause)', () => {
     ['InternalError (500)', ec2InternalError],
     ['a permanent error (400)', ec2PermanentError],
   ])('%s on 9 polls in a row in the middle of a 6 h export: it completes, nothing is cancelled', async (_kind, error) => {
-    const d = await deploy(synthSampleStack(), { defaultExportBehaviour: { outcome: 'complete', afterSeconds: 6 * HOUR } }, (fake) => {
+    // A deployment timeout of 8 h: the deadline (simulated, like every wait) is after the export.
+    const d = await deploy(synthSampleStack({ timeout: Duration.hours(8) }), { defaultExportBehaviour: { outcome: 'complete', afterSeconds: 6 * HOUR } }, (fake) => {
       failPolls(fake, 3 * HOUR, 36, error); // 9 polls of 4 attempts each
     });
     await d.fake.settle();

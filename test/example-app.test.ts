@@ -17,10 +17,12 @@ describe('the example app', () => {
     template.hasResourceProperties('AWS::CloudFormation::WaitCondition', { Timeout: String(4 * 3600) });
   });
 
-  test('the SSM parameter waits for the export (its value reads the wait condition data)', () => {
+  test('the SSM parameter waits for the export (its value is an attribute read from the wait condition data)', () => {
     const [waitConditionId] = Object.keys(template.findResources('AWS::CloudFormation::WaitCondition'));
+    const [[attributesId, attributes]] = Object.entries(template.findResources('Custom::VmExportAttributes')) as any[];
+    expect(attributes.Properties.WaitConditionData).toEqual({ 'Fn::GetAtt': [waitConditionId, 'Data'] });
     const [parameter] = Object.values(template.findResources('AWS::SSM::Parameter')) as any[];
-    expect(JSON.stringify(parameter.Properties.Value)).toContain(`"Fn::GetAtt":["${waitConditionId}","Data"]`);
-    expect(JSON.stringify(json.Outputs.ImageUri.Value)).toContain(waitConditionId);
+    expect(JSON.stringify(parameter.Properties.Value)).toContain(`"Fn::GetAtt":["${attributesId}","Export`);
+    expect(JSON.stringify(json.Outputs.ImageUri.Value)).toContain(attributesId);
   });
 });

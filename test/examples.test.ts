@@ -1,11 +1,23 @@
 /**
- * Synth tests of the pipeline and workflow-as-a-target examples (examples/pipeline-stage.ts,
- * examples/workflow-targets.ts).
+ * Synth tests of the pipeline, workflow-as-a-target and same-stack-instance examples
+ * (examples/pipeline-stage.ts, examples/workflow-targets.ts, examples/same-stack-instance.ts).
  */
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { buildPipelineApp } from '../examples/pipeline-stage';
-import { TARGETS_INSTANCE_ID, buildWorkflowTargetsApp } from '../examples/workflow-targets';
+import { STAGE_EXPORT_TIMEOUT, buildPipelineApp } from '../examples/pipeline-stage';
+import { SETUP_TIMEOUT, buildSameStackInstanceApp } from '../examples/same-stack-instance';
+import {
+  NIGHTLY_DEADLINE_SECONDS,
+  PIPELINE_ACTION_DEADLINE_SECONDS,
+  PIPELINE_ACTION_TIMEOUT_SECONDS,
+  TARGETS_INSTANCE_ID,
+  buildWorkflowTargetsApp,
+} from '../examples/workflow-targets';
+
+/** CodePipeline quotas: a CloudFormation deployment action times out after 3 days. */
+const CLOUDFORMATION_ACTION_TIMEOUT_SECONDS = 3 * 24 * 3600;
+/** A wait condition waits at most 12 hours (AWS::CloudFormation::WaitCondition, Timeout). */
+const WAIT_CONDITION_MAX_SECONDS = 43200;
 
 /** Resolves a template value that may be an Fn::Join of strings and Refs into a plain string. */
 function flatten(value: any): string {
@@ -40,7 +52,7 @@ describe('examples/pipeline-stage.ts', () => {
       S3Prefix: 'pipeline/',
       WaitForCompletion: 'true',
     });
-    stageTemplate.hasResourceProperties('AWS::CloudFormation::WaitCondition', { Timeout: String(3 * 3600) });
+    stageTemplate.hasResourceProperties('AWS::CloudFormation::WaitCondition', { Timeout: String(10 * 3600) });
     stageTemplate.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     expect(exportStack.stackName).toBe('Export-VmExport');
   });
@@ -65,6 +77,23 @@ describe('examples/pipeline-stage.ts', () => {
       expect(action.Configuration.StackName).toBe('Export-VmExport');
     }
     expect(deploy[0].Configuration.TemplatePath).toBe(`Synth_Output::${pipelineStack.exportStage.artifactId}/${exportStack.templateFile}`);
+  });
+
+  test('the stage waits for hours: longer than a 1-hour action, within the wait condition and the deploy action', () => {
+    const [waitCondition] = Object.values(stageTemplate.findResources('AWS::CloudFormation::WaitCondition')) as any[];
+    const timeout = Number(waitCondition.Properties.Timeout);
+    expect(timeout).toBe(STAGE_EXPORT_TIMEOUT.toSeconds());
+    expect(timeout).toBeGreaterThan(PIPELINE_ACTION_TIMEOUT_SECONDS);
+    expect(timeout).toBeLessThanOrEqual(WAIT_CONDITION_MAX_SECONDS);
+    expect(WAIT_CONDITION_MAX_SECONDS).toBeLessThan(CLOUDFORMATION_ACTION_TIMEOUT_SECONDS);
+  });
+
+  test('the pipeline waits through CloudFormation deploy actions only: no Step Functions invoke action', () => {
+    const [pipeline] = Object.values(pipelineTemplate.findResources('AWS::CodePipeline::Pipeline')) as any[];
+    const providers = (pipeline.Properties.Stages as any[]).flatMap((s) => s.Actions.map((a: any) => a.ActionTypeId.Provider));
+    expect(providers).not.toContain('StepFunctions');
+    const exportStage = (pipeline.Properties.Stages as any[]).find((s) => s.Name === 'Export');
+    expect(exportStage.Actions.map((a: any) => a.ActionTypeId.Provider)).toEqual(['CloudFormation', 'CloudFormation']);
   });
 
   test('the synth step runs the commands from the source', () => {
@@ -100,8 +129,39 @@ describe('examples/workflow-targets.ts', () => {
       targetEnvironment: 'vmware',
       s3Bucket: 'the-export-bucket',
       s3Prefix: 'pipeline/',
-      deadlineSeconds: 10800,
+      deadlineSeconds: PIPELINE_ACTION_DEADLINE_SECONDS,
       tags: [{ Key: 'started-by', Value: 'codepipeline' }],
+    });
+  });
+
+  test('the pipeline action\'s deadline ends the export (and the execution) within the action\'s hour', () => {
+    expect(PIPELINE_ACTION_TIMEOUT_SECONDS).toBe(3600);
+    expect(PIPELINE_ACTION_DEADLINE_SECONDS).toBe(3000);
+    // The finish step (cancel, signal, publish) needs a few minutes after the deadline.
+    expect(PIPELINE_ACTION_DEADLINE_SECONDS + 5 * 60).toBeLessThan(PIPELINE_ACTION_TIMEOUT_SECONDS);
+  });
+
+  test('a successful export starts the image pipeline: a rule on VM Export Succeeded of this workflow', () => {
+    const pipelines = template.findResources('AWS::CodePipeline::Pipeline');
+    const imagePipelineId = Object.keys(pipelines).find((id) => id.startsWith('ImagePipeline'))!;
+    expect(imagePipelineId).toBeDefined();
+    const rules = Object.values(template.findResources('AWS::Events::Rule')) as any[];
+    const toPipeline = rules.filter((r) => (r.Properties.Targets ?? []).some((t: any) => JSON.stringify(t.Arn).includes(imagePipelineId)));
+    expect(toPipeline).toHaveLength(1);
+    expect(toPipeline[0].Properties.EventPattern).toEqual({
+      'source': ['cdk-vm-export'],
+      'detail-type': ['VM Export Succeeded'],
+      'resources': [{ Ref: stateMachineId }],
+    });
+    // Nothing in the image pipeline waits for the export, and nothing but the event starts it.
+    const stages: any[] = pipelines[imagePipelineId].Properties.Stages;
+    const actions = stages.flatMap((s) => s.Actions);
+    expect(actions.map((a: any) => a.ActionTypeId.Provider)).toEqual(['S3', 'Manual']);
+    expect(actions[0].Configuration.PollForSourceChanges).toBe(false);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'codepipeline:StartPipelineExecution' })]),
+      }),
     });
   });
 
@@ -127,8 +187,10 @@ describe('examples/workflow-targets.ts', () => {
       s3Bucket: 'the-export-bucket',
       s3Prefix: 'nightly/',
       description: 'nightly export',
+      deadlineSeconds: NIGHTLY_DEADLINE_SECONDS,
       clientToken: 'nightly-<aws.scheduler.scheduled-time>',
     });
+    expect(NIGHTLY_DEADLINE_SECONDS).toBeGreaterThan(PIPELINE_ACTION_TIMEOUT_SECONDS);
   });
 
   test('the schedule\'s role may start executions of the workflow only', () => {
@@ -183,5 +245,34 @@ describe('examples/workflow-targets.ts', () => {
       Properties: { Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExportTaskRole'), 'Arn'] } },
     })) as any[];
     expect(fn.Properties.Environment.Variables.VM_EXPORT_GRANTS).toBe('{"anyInstance":false,"instances":["i-0123456789abcdef0"],"tags":[]}');
+  });
+});
+
+describe('examples/same-stack-instance.ts', () => {
+  const { stack } = buildSameStackInstanceApp();
+  const template = Template.fromStack(stack);
+  const instanceId = logicalIdOf(stack, 'AWS::EC2::Instance');
+
+  test('the instance is created only after cfn-init signalled: a CreationPolicy and cfn-signal in the user data', () => {
+    const instance = template.toJSON().Resources[instanceId];
+    expect(instance.CreationPolicy).toEqual({ ResourceSignal: { Count: 1, Timeout: 'PT30M' } });
+    expect(SETUP_TIMEOUT.toMinutes()).toBe(30);
+    expect(Object.keys(instance.Metadata)).toContain('AWS::CloudFormation::Init');
+    const userData = JSON.stringify(instance.Properties.UserData);
+    expect(userData).toMatch(/cfn-init -v/);
+    expect(userData).toMatch(/cfn-signal -e \$\?/);
+  });
+
+  test('the export refers to the instance, so CloudFormation starts it after the instance was created (signalled)', () => {
+    template.hasResourceProperties('Custom::VmInstanceExport', { InstanceId: { Ref: instanceId } });
+  });
+
+  test('the workflow is granted exactly that instance', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('ExportTaskRole') }] },
+    })) as any[];
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    const onInstances = statements.filter((s) => JSON.stringify(s.Resource).includes(':instance/'));
+    expect(JSON.stringify(onInstances)).toContain(`{"Ref":"${instanceId}"}`);
   });
 });

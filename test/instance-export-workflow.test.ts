@@ -140,7 +140,7 @@ describe('InstanceExportWorkflow', () => {
       {
         Sid: 'DescribeForPreflightAndPolling',
         Effect: 'Allow',
-        Action: ['ec2:DescribeExportTasks', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
+        Action: ['ec2:DescribeExportTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
         Resource: '*',
       },
       {

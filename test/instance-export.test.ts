@@ -9,6 +9,7 @@ import {
   VmExportBucket,
 } from '../src';
 import { evaluateCfn } from './support/cfn-eval';
+import { completedAttributeRefs } from './support/export-attributes';
 
 const INSTANCE = 'i-0123456789abcdef0';
 
@@ -89,17 +90,39 @@ describe('InstanceExport in a stack', () => {
     expect(dependsOnPolicy(json.Resources[handlerId])).toBe(true);
   });
 
-  test('every attribute resolves through the wait condition data', () => {
+  test('every attribute is a string attribute of a resource that reads the wait condition data', () => {
     const [[wcId]] = resourcesOfType(template, 'AWS::CloudFormation::WaitCondition');
-    const uri = json.Outputs.Uri.Value;
-    expect(JSON.stringify(uri)).toContain(`"Fn::GetAtt":["${wcId}","Data"]`);
-    const refs = {
-      [`${wcId}.Data`]: '{"export":"export-i-0a1b2c3d4e5f60718"}',
-      [Object.keys(template.findResources('AWS::S3::Bucket'))[0]]: 'my-exports',
-    };
-    expect(evaluateCfn(uri, { region: 'eu-west-1', refs })).toBe('s3://my-exports/exports/export-i-0a1b2c3d4e5f60718.ova');
-    expect(evaluateCfn(stack.resolve(vm.exportTaskId), { region: 'eu-west-1', refs })).toBe('export-i-0a1b2c3d4e5f60718');
-    expect(evaluateCfn(stack.resolve(vm.exportObjectKey), { region: 'eu-west-1', refs })).toBe('exports/export-i-0a1b2c3d4e5f60718.ova');
+    const [[attributesId, attributes]] = resourcesOfType(template, 'Custom::VmExportAttributes');
+    const [[crId, resource]] = resourcesOfType(template, 'Custom::VmInstanceExport');
+    // Served by the export provider (no new function); created only once the wait condition is.
+    expect(attributes.Properties).toEqual({
+      ServiceToken: resource.Properties.ServiceToken,
+      WaitConditionData: { 'Fn::GetAtt': [wcId, 'Data'] },
+      S3Bucket: { Ref: Object.keys(template.findResources('AWS::S3::Bucket'))[0] },
+      S3Prefix: 'exports/',
+      ObjectExtension: '.ova',
+    });
+    expect(attributes.DependsOn).toBeUndefined();
+    expect(crId).not.toBe(attributesId);
+    // No attribute takes the (object-typed) Data apart: each is a plain GetAtt of the resource.
+    expect(json.Outputs.Uri.Value).toEqual({ 'Fn::GetAtt': [attributesId, 'ExportObjectUri'] });
+    expect(stack.resolve(vm.exportTaskId)).toEqual({ 'Fn::GetAtt': [attributesId, 'ExportTaskId'] });
+    expect(stack.resolve(vm.exportObjectKey)).toEqual({ 'Fn::GetAtt': [attributesId, 'ExportObjectKey'] });
+    // The object-typed Data is used once in the whole template: as that resource's property.
+    expect(JSON.stringify(json).split(`{"Fn::GetAtt":["${wcId}","Data"]}`)).toHaveLength(2);
+  });
+
+  test('the attributes resolve to the signalled task id and key (and the documented key for an older signal)', () => {
+    const ctx = { region: 'eu-west-1', refs: { [Object.keys(template.findResources('AWS::S3::Bucket'))[0]]: 'my-exports' } };
+    const evaluate = (value: string, signals: Record<string, string>) =>
+      evaluateCfn(stack.resolve(value), { ...ctx, refs: { ...ctx.refs, ...completedAttributeRefs(json, ctx, signals) } });
+    const older = { export: 'export-i-0a1b2c3d4e5f60718' };
+    expect(evaluate(vm.exportObjectUri, older)).toBe('s3://my-exports/exports/export-i-0a1b2c3d4e5f60718.ova');
+    expect(evaluate(vm.exportTaskId, older)).toBe('export-i-0a1b2c3d4e5f60718');
+    expect(evaluate(vm.exportObjectKey, older)).toBe('exports/export-i-0a1b2c3d4e5f60718.ova');
+    const current = { export: 'export-i-0a1b2c3d4e5f60718|exports/moved/export-i-0a1b2c3d4e5f60718.ova' };
+    expect(evaluate(vm.exportObjectKey, current)).toBe('exports/moved/export-i-0a1b2c3d4e5f60718.ova');
+    expect(evaluate(vm.exportObjectUri, current)).toBe('s3://my-exports/exports/moved/export-i-0a1b2c3d4e5f60718.ova');
   });
 
   test('the provider role: start and stop the workflow, describe, cancel only tagged tasks, read the bucket', () => {
@@ -144,7 +167,7 @@ describe('InstanceExport in a stack', () => {
 });
 
 describe('many exports share one workflow and one provider', () => {
-  test('each extra export adds three resources', () => {
+  test('each extra export adds four resources (export, handle, wait condition, attributes)', () => {
     const counts = [1, 2, 5].map((n) => {
       const stack = newStack();
       for (let i = 0; i < n; i++) {
@@ -153,10 +176,11 @@ describe('many exports share one workflow and one provider', () => {
       const template = Template.fromStack(stack);
       template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
       template.resourceCountIs('Custom::VmInstanceExport', n);
+      template.resourceCountIs('Custom::VmExportAttributes', n);
       return Object.keys(template.toJSON().Resources).length;
     });
-    expect(counts[1] - counts[0]).toBe(3);
-    expect(counts[2] - counts[0]).toBe(12);
+    expect(counts[1] - counts[0]).toBe(4);
+    expect(counts[2] - counts[0]).toBe(16);
   });
 });
 
@@ -225,7 +249,8 @@ describe('formats', () => {
       ContainerFormat: expectedContainer,
     });
     const extension = expectedContainer === 'ova' ? '.ova' : `.${expectedDisk.toLowerCase()}`;
-    expect(JSON.stringify(stack.resolve(vm.exportObjectKey))).toContain(extension);
+    expect(stack.resolve(vm.exportObjectKey)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ExportAttributes/), 'ExportObjectKey'] });
+    Template.fromStack(stack).hasResourceProperties('Custom::VmExportAttributes', { ObjectExtension: extension });
   });
 });
 

@@ -1,84 +1,24 @@
 /**
  * The README's TypeScript code blocks compile: each ```ts block becomes a module whose import
  * lines are kept (with 'cdk-vm-export' pointing at src/) and whose other lines are the body of a
- * Stack constructor; the modules are type-checked together with the compiler API against the
- * test tsconfig. The README's JSON blocks must parse.
+ * Stack constructor (test/support/readme-snippets.ts); the modules are type-checked together
+ * with the compiler API against the test tsconfig. The README's JSON blocks must parse.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 import * as library from '../src';
+import { fencedBlocks, snippetStackModule } from './support/readme-snippets';
 
 const ROOT = path.join(__dirname, '..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
-interface Block {
-  readonly lang: string;
-  readonly code: string;
-  /** 1-based line of the opening fence. */
-  readonly line: number;
-}
-
-function fencedBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  const lines = markdown.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\w+)\s*$/.exec(lines[i]);
-    if (!open) continue;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
-    blocks.push({ lang: open[1], code: body.join('\n'), line: start + 1 });
-  }
-  return blocks;
-}
-
 /** Names a snippet may use without importing them (it is the body of a Stack constructor). */
 const LIBRARY_EXPORTS = Object.keys(library).sort();
-const CDK_NAMES = ['App', 'CfnOutput', 'Duration', 'RemovalPolicy', 'Stack', 'TimeZone'];
-
-/** Splits a snippet into its import declarations and the rest. */
-function splitImports(code: string): { imports: string[]; body: string; importedNames: Set<string> } {
-  const source = ts.createSourceFile('snippet.ts', code, ts.ScriptTarget.ES2022, true);
-  const imports: string[] = [];
-  const importedNames = new Set<string>();
-  const importRanges: Array<[number, number]> = [];
-  for (const statement of source.statements) {
-    if (!ts.isImportDeclaration(statement)) continue;
-    importRanges.push([statement.getFullStart(), statement.getEnd()]);
-    const specifier = (statement.moduleSpecifier as ts.StringLiteral).text;
-    const target = specifier === 'cdk-vm-export' ? '../src' : specifier;
-    imports.push(statement.getText(source).replace(/(['"])cdk-vm-export\1/, `'${target}'`));
-    const clause = statement.importClause;
-    if (clause?.name) importedNames.add(clause.name.text);
-    const bindings = clause?.namedBindings;
-    if (bindings && ts.isNamespaceImport(bindings)) importedNames.add(bindings.name.text);
-    if (bindings && ts.isNamedImports(bindings)) bindings.elements.forEach((e) => importedNames.add(e.name.text));
-  }
-  let body = code;
-  for (const [start, end] of importRanges.reverse()) body = body.slice(0, start) + body.slice(end);
-  return { imports, body, importedNames };
-}
 
 /** The module a snippet is checked as. */
 function fixture(code: string, index: number): string {
-  const { imports, body, importedNames } = splitImports(code);
-  const cdk = CDK_NAMES.filter((n) => !importedNames.has(n) && n !== 'Stack');
-  const lib = LIBRARY_EXPORTS.filter((n) => !importedNames.has(n));
-  return [
-    `import { Stack${cdk.length ? ', ' + cdk.join(', ') : ''} } from 'aws-cdk-lib';`,
-    'import { Construct } from \'constructs\';',
-    lib.length ? `import { ${lib.join(', ')} } from '../src';` : '',
-    ...imports,
-    '',
-    `export class ReadmeSnippet${index} extends Stack {`,
-    '  constructor(scope: Construct, id: string) {',
-    '    super(scope, id);',
-    body,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  return snippetStackModule(code, `ReadmeSnippet${index}`, '../src', LIBRARY_EXPORTS);
 }
 
 function typeCheck(files: Map<string, string>): ts.Diagnostic[] {

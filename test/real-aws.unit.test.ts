@@ -17,6 +17,7 @@ import { normalizeRequest } from '../lambda/shared/normalize';
 import { sendSignal } from '../lambda/shared/signal';
 import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
 import { evaluateCfn } from './support/cfn-eval';
+import { completedAttributeRefs } from './support/export-attributes';
 
 const ec2Mock = mockClient(EC2Client);
 const sfnMock = mockClient(SFNClient);
@@ -33,7 +34,8 @@ function sdkError(name: string, message: string, httpStatusCode?: number, extra:
   return Object.assign(new Error(message), { name, ...(httpStatusCode ? { $metadata: { httpStatusCode } } : {}), ...extra });
 }
 
-const request = normalizeRequest({ instanceId: INSTANCE, targetEnvironment: 'vmware', s3Bucket: 'my-exports', s3Prefix: 'vms/', clientToken: TOKEN, deadlineSeconds: 3600, waitConditionHandleUrl: HANDLE });
+const INPUT = { instanceId: INSTANCE, targetEnvironment: 'vmware', s3Bucket: 'my-exports', s3Prefix: 'vms/', clientToken: TOKEN, deadlineSeconds: 3600, waitConditionHandleUrl: HANDLE };
+const request = normalizeRequest(INPUT);
 
 function task(state: string): ExportTask {
   return { ExportTaskId: TASK_ID, State: state as never, ExportToS3Task: { S3Bucket: 'my-exports', S3Key: `vms/${TASK_ID}.ova` } };
@@ -285,7 +287,7 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
 
   test('an adopted export recorded as completed, no longer listed: success with the recorded key', async () => {
     ec2Mock.on(DescribeExportTasksCommand).rejects(sdkError('InvalidExportTaskID.NotFound', 'The export task ID does not exist', 400));
-    const adopted = normalizeRequest({ ...request, tags: [], adoptExportTaskId: TASK_ID, completedExportS3Key: `vms/${TASK_ID}.ova` } as never);
+    const adopted = normalizeRequest({ ...INPUT, adoptExportTaskId: TASK_ID, completedExportS3Key: `vms/${TASK_ID}.ova` });
     const out = await finish({
       action: 'finish',
       request: { ...adopted, waitConditionHandleUrl: undefined },
@@ -314,12 +316,12 @@ describe('records that outlive DescribeExportTasks', () => {
   });
 
   test('a prefix with "|", a quote or a backslash is refused (the key travels through the wait condition)', () => {
-    expect(() => normalizeRequest({ ...request, s3Prefix: 'a|b/' } as never)).toThrow(/s3Prefix 'a\|b\/' contains '\|'/);
-    expect(() => normalizeRequest({ ...request, s3Prefix: 'a"b/' } as never)).toThrow(/contains '"'/);
+    expect(() => normalizeRequest({ ...INPUT, s3Prefix: 'a|b/' })).toThrow(/s3Prefix 'a\|b\/' contains '\|'/);
+    expect(() => normalizeRequest({ ...INPUT, s3Prefix: 'a"b/' })).toThrow(/contains '"'/);
   });
 
   test('completedExportS3Key is only valid with adoptExportTaskId', () => {
-    expect(() => normalizeRequest({ ...request, completedExportS3Key: 'vms/x.ova' } as never)).toThrow(/completedExportS3Key is only valid with adoptExportTaskId/);
+    expect(() => normalizeRequest({ ...INPUT, completedExportS3Key: 'vms/x.ova' })).toThrow(/completedExportS3Key is only valid with adoptExportTaskId/);
   });
 });
 
@@ -335,9 +337,11 @@ describe('the attributes come from the key the task reported', () => {
     return app.synth().getStackArtifact(stack.artifactId).template;
   }
   const template = synthExport();
-  const waitCondition = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::CloudFormation::WaitCondition')!;
-  const evaluate = (output: string, data: Record<string, string>) =>
-    evaluateCfn(template.Outputs[output].Value, { region: 'eu-west-1', refs: { [`${waitCondition}.Data`]: JSON.stringify(data) } });
+  const bucketId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::S3::Bucket')!;
+  const evaluate = (output: string, data: Record<string, string>) => {
+    const ctx = { region: 'eu-west-1', refs: { [bucketId]: 'my-exports' } };
+    return evaluateCfn(template.Outputs[output].Value, { ...ctx, refs: { ...ctx.refs, ...completedAttributeRefs(template, ctx, data) } });
+  };
 
   test('a success signal `<task id>|<key>`: the key is the reported one, even where it differs from prefix + id', () => {
     const data = { export: `${TASK_ID}|vms/elsewhere/${TASK_ID}.ova` };

@@ -223,7 +223,8 @@ function fakeWorld(options: FakeOptions = {}): FakeWorld {
 async function run(world: FakeWorld, extra: Partial<LocalRunOptions> = {}, input: any = INPUT): Promise<LocalRunResult> {
   return runLocal(definition, input, {
     handlers: world.handlers,
-    realTimeWaits: { [N.DEADLINE]: 120_000 },
+    // The Deadline fires on the simulated clock (when the polls reach it), never in real time.
+    clockWaits: [N.DEADLINE],
     ...extra,
   });
 }
@@ -305,11 +306,8 @@ describe('export workflow, run locally from the synthesized definition', () => {
 
   test('never finishes: the Deadline branch fires, Finish gets ERROR_DEADLINE_PASSED, Fail ERROR_DEADLINE_PASSED', async () => {
     const world = fakeWorld({ deadlineSeconds: 6 * HOUR });
-    const result = await run(world, {
-      // The deadline takes 300 ms of real time while the poll waits take none (simulated).
-      realTimeWaits: { [N.DEADLINE]: 300 },
-      handlerDelayMs: 2,
-    });
+    // The export never ends: the polls advance the simulated clock to the 6-hour deadline.
+    const result = await run(world);
 
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe(E.DEADLINE_PASSED);
@@ -339,7 +337,10 @@ describe('export workflow, run locally from the synthesized definition', () => {
     ['a permanent error (400)', PERMANENT_ERROR_POLL],
   ])('%s on 9 polls in a row, 3 h into a 6 h export: the export still completes, nothing is cancelled', async (_kind, error) => {
     // 9 failed polls of 4 attempts each (the first try and 3 quick retries).
-    const world = fakeWorld({ completesAfter: 6 * HOUR, describeErrorsFrom: 3 * HOUR, describeErrors: Array.from({ length: 36 }, error) });
+    // The deadline (7 h, on the simulated clock like every wait) is after the export.
+    const world = fakeWorld({
+      completesAfter: 6 * HOUR, deadlineSeconds: 7 * HOUR, describeErrorsFrom: 3 * HOUR, describeErrors: Array.from({ length: 36 }, error),
+    });
     const result = await run(world);
 
     expect(result.status).toBe('SUCCEEDED');
@@ -379,7 +380,10 @@ describe('export workflow, run locally from the synthesized definition', () => {
 
   test('a successful poll resets the count: 9 failures, a success, 9 failures, then completion', async () => {
     const nine = () => Array.from({ length: 36 }, PERMANENT_ERROR_POLL);
-    const world = fakeWorld({ completesAfter: 8 * HOUR, describeErrorsFrom: HOUR, describeErrors: [...nine(), ...nine()] });
+    // The deadline (9 h, simulated) is after the export.
+    const world = fakeWorld({
+      completesAfter: 8 * HOUR, deadlineSeconds: 9 * HOUR, describeErrorsFrom: HOUR, describeErrors: [...nine(), ...nine()],
+    });
     // One success between the two runs: the 37th call is the first that does not throw.
     const describe = world.handlers[N.DESCRIBE_EXPORT_TASK];
     let calls = 0;
@@ -434,7 +438,7 @@ describe('export workflow, run locally from the synthesized definition', () => {
 
   test('quota never frees before the deadline: Finish decides QUOTA_NEVER_FREED', async () => {
     const world = fakeWorld({ quotaFullUntil: Number.MAX_SAFE_INTEGER });
-    const result = await run(world, { realTimeWaits: { [N.DEADLINE]: 150 }, handlerDelayMs: 2 });
+    const result = await run(world);
 
     expect(world.finishPayloads[0].error.Error).toBe(E.DEADLINE_PASSED);
     expect(result.status).toBe('FAILED');
@@ -585,7 +589,7 @@ describe('export workflow outcome events', () => {
 
   test('deadline: "VM Export Failed" with errorName DeadlinePassed', async () => {
     const world = fakeWorld({ deadlineSeconds: 6 * HOUR });
-    const result = await run(world, { realTimeWaits: { [N.DEADLINE]: 300 }, handlerDelayMs: 2 });
+    const result = await run(world);
 
     expect(result.error).toBe(E.DEADLINE_PASSED);
     expect(world.events.map((e) => [e.entry.DetailType, e.entry.Detail.errorName])).toEqual([['VM Export Failed', E.DEADLINE_PASSED]]);

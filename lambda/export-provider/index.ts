@@ -1,5 +1,6 @@
 /**
- * onEvent handler of the Custom::VmInstanceExport resource (CDK Provider framework).
+ * onEvent handler of the Custom::VmInstanceExport resource (CDK Provider framework), and of the
+ * Custom::VmExportAttributes resource that reads a completed export's attributes (./attributes).
  *
  * Create starts one execution of the export workflow under a deterministic name and answers
  * at once; the deployment waits on a wait condition the workflow signals. Update decides
@@ -21,6 +22,7 @@ import type {
   CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda';
+import { onAttributesEvent } from './attributes';
 import { exportRecordOf, ExportRecord } from './record';
 import { CLIENT_CONFIG } from '../shared/clients';
 import {
@@ -28,6 +30,8 @@ import {
   ERROR_QUOTA_FULL,
   EXECUTION_STOPPED_BY_PROVIDER,
   EXPORT_AFFECTING_PROPERTIES,
+  EXPORT_ATTRIBUTES_RESOURCE_TYPE,
+  ExportAttributesData,
   ExportResourceData,
   ExportResourceProperties,
   NormalizedRequest,
@@ -65,7 +69,7 @@ export interface ProviderClients {
 /** What the Provider framework expects back from onEvent. */
 export interface ProviderResponse {
   readonly PhysicalResourceId: string;
-  readonly Data?: ExportResourceData;
+  readonly Data?: ExportResourceData | ExportAttributesData;
 }
 
 type Props = ExportResourceProperties;
@@ -491,6 +495,10 @@ function isCompletedOrForgotten(record: ExportRecord): boolean {
 
 /** onEvent with explicit clients (tests). */
 export async function onEvent(event: CloudFormationCustomResourceEvent, clients: ProviderClients): Promise<ProviderResponse> {
+  if (event.ResourceType === EXPORT_ATTRIBUTES_RESOURCE_TYPE) {
+    log({ message: 'request', requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, resourceType: event.ResourceType });
+    return onAttributesEvent(event);
+  }
   const props = event.ResourceProperties as unknown as Props;
   log({
     message: 'request',

@@ -69,7 +69,7 @@ function extensionOf(request: AnyRequest): string {
   }
   const target = (request.targetEnvironment ?? '').toLowerCase();
   const disk = request.diskImageFormat ?? (target === 'vmware' ? 'VMDK' : 'VHD');
-  const container = request.containerFormat ?? (target === 'vmware' ? 'ova' : 'none');
+  const container = request.containerFormat ?? (target === 'vmware' && disk.toUpperCase() === 'VMDK' ? 'ova' : 'none');
   return objectExtensionFor(disk, container);
 }
 

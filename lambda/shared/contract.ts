@@ -112,6 +112,28 @@ export interface ExportResourceData {
   readonly ExportObjectUri?: string;
 }
 
+/**
+ * The properties of a Custom::VmExportAttributes resource (one per export that waits): the
+ * wait condition's Data once the export completed, and what the documented key is built from
+ * (for a signal of an earlier version, which carried the task id only).
+ */
+export interface ExportAttributesProperties {
+  readonly ServiceToken: string;
+  /** `Fn::GetAtt <WaitCondition>.Data`: `{"export":"<task id>|<key>"}` (a JSON string or an object). */
+  readonly WaitConditionData: unknown;
+  readonly S3Bucket: string;
+  readonly S3Prefix: string;
+  /** `.ova`, `.vmdk` or `.vhd`. */
+  readonly ObjectExtension: string;
+}
+
+/** The string attributes a Custom::VmExportAttributes resource returns (Fn::GetAtt). */
+export interface ExportAttributesData {
+  readonly ExportTaskId: string;
+  readonly ExportObjectKey: string;
+  readonly ExportObjectUri: string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The workflow's Lambda step (one function, lambda/export-task, dispatching on `action`).
 // ---------------------------------------------------------------------------------------------

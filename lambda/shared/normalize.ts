@@ -35,6 +35,21 @@ const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
  */
 const TASK_ID = /^export-i-[0-9A-Za-z]{1,64}$/;
 const TARGETS = ['vmware', 'citrix', 'microsoft'];
+
+/** The documented input keys (the README's input table; WorkflowExportInput in src/). */
+export const DOCUMENTED_INPUT_KEYS = [
+  'instanceId', 'targetEnvironment', 's3Bucket', 'diskImageFormat', 'containerFormat', 's3Prefix',
+  'description', 'tags', 'deadlineSeconds', 'preflight', 'clientToken', 'canonicalId',
+] as const;
+/**
+ * Keys the library itself sends (lambda/export-provider: reuse, adoption, the wait condition),
+ * and the key Step Functions adds to the input of an execution started by another execution.
+ */
+export const INTERNAL_INPUT_KEYS = [
+  'exportHash', 'adoptExportTaskId', 'completedExportS3Key', 'waitConditionHandleUrl',
+  'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID',
+] as const;
+const KNOWN_INPUT_KEYS: readonly string[] = [...DOCUMENTED_INPUT_KEYS, ...INTERNAL_INPUT_KEYS];
 const RESERVED_TAG_KEYS = [TAG_CLIENT_TOKEN, TAG_EXPORT_HASH, TAG_MANAGED];
 
 /** The object extension for a disk image format and container: `.ova`, `.vmdk` or `.vhd`. */
@@ -67,6 +82,17 @@ function show(v: unknown): string {
 export function normalizeRequest(input: WorkflowInput, newToken: () => string = randomUUID): NormalizedRequest {
   const raw = (input ?? {}) as unknown as Record<string, unknown>;
   const problems: string[] = [];
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(`the input must be a JSON object of the documented fields (${DOCUMENTED_INPUT_KEYS.join(', ')}), got ${show(raw)}.`);
+  }
+  const unknown = typeof raw === 'object' && raw !== null ? Object.keys(raw).filter((k) => !KNOWN_INPUT_KEYS.includes(k)) : [];
+  if (unknown.length > 0) {
+    const near = (k: string) => KNOWN_INPUT_KEYS.find((known) => known.toLowerCase() === k.toLowerCase()
+      || (k.toLowerCase() === 'deadline' && known === 'deadlineSeconds'));
+    const named = unknown.map((k) => (near(k) ? `'${k}' (did you mean '${near(k)}'?)` : `'${k}'`));
+    problems.push(`unknown input field${unknown.length > 1 ? 's' : ''} ${named.join(', ')}: the workflow would ignore ${unknown.length > 1 ? 'them' : 'it'} and use its defaults. ` +
+      `The valid fields are ${DOCUMENTED_INPUT_KEYS.join(', ')}.`);
+  }
   const str = (field: string): string | undefined => {
     const v = raw[field];
     if (v === undefined || v === null) {
@@ -108,7 +134,8 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   }
 
   const containerRaw = str('containerFormat');
-  const container = containerRaw ? containerRaw.toLowerCase() : (target === 'vmware' ? 'ova' : 'none');
+  // OVA only wraps VMDK: a VHD or RAW for vmware gets no container by default (one error, about the disk).
+  const container = containerRaw ? containerRaw.toLowerCase() : (target === 'vmware' && disk === 'VMDK' ? 'ova' : 'none');
   if (container !== 'ova' && container !== 'none') {
     problems.push(`containerFormat ${show(containerRaw)} is not supported: use 'ova' or 'none' (the bare disk image).`);
   } else if (container === 'ova' && disk === 'VHD') {
@@ -122,8 +149,9 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
     problems.push(`s3Bucket ${show(s3Bucket)} is not a valid bucket name: use the bucket's name (e.g. my-exports), not its ARN or URL.`);
   }
 
+  // '' is the bucket's root (the service takes an empty prefix); only an absent prefix defaults.
   let s3Prefix = str('s3Prefix');
-  if (s3Prefix === undefined || s3Prefix === '') {
+  if (s3Prefix === undefined) {
     s3Prefix = DEFAULT_S3_PREFIX;
   }
   const forbidden = PREFIX_FORBIDDEN_CHARACTERS.filter((c) => s3Prefix!.includes(c));
@@ -131,8 +159,8 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
     problems.push(`s3Prefix ${show(s3Prefix)} contains ${forbidden.map((c) => `'${c}'`).join(', ')}: a prefix may not contain ${PREFIX_FORBIDDEN_CHARACTERS.map((c) => `'${c}'`).join(', ')} (the library reports the object key through a CloudFormation wait condition, which cannot carry them); choose a prefix without them.`);
   }
   if (s3Prefix.startsWith('/')) {
-    problems.push(`s3Prefix ${show(s3Prefix)} must not start with '/': S3 keys have no leading slash, e.g. 'exports/'.`);
-  } else if (!s3Prefix.endsWith('/')) {
+    problems.push(`s3Prefix ${show(s3Prefix)} must not start with '/': S3 keys have no leading slash, e.g. 'exports/', or '' for the bucket's root.`);
+  } else if (s3Prefix !== '' && !s3Prefix.endsWith('/')) {
     problems.push(`s3Prefix ${show(s3Prefix)} must end with '/': the object key is the prefix followed by the task id (no slash inserted), e.g. '${s3Prefix}/'.`);
   }
   const objectExtension = objectExtensionFor(disk, container);

@@ -26,26 +26,29 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { App, Duration, RemovalPolicy, Stack, aws_s3 as s3 } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, aws_ec2 as cdkEc2, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { onEvent as bucketGrantOnEvent } from '../../lambda/bucket-grant/index';
 import { onEvent as exportProviderOnEvent } from '../../lambda/export-provider/index';
 import { BUCKET_POLICY_SID, ExportResourceProperties } from '../../lambda/shared/contract';
+import { normalizeRequest } from '../../lambda/shared/normalize';
 import {
   ContainerFormat,
   DiskImageFormat,
   InstanceExport,
   InstanceExportProps,
   InstanceExportWorkflow,
+  IVmExportBucket,
   TargetEnvironment,
   VmExportBucket,
   VmExportBucketImportOptions,
   VmExportBucketProps,
+  VmExportCanonicalIds,
 } from '../../src';
 
 /** Where the input is refused. */
-export type BadInputStage = 'synth' | 'deploy: bucket grant' | 'deploy: preflight';
+export type BadInputStage = 'synth' | 'deploy: bucket grant' | 'deploy: preflight' | 'run: workflow input';
 
 /** One bad input. */
 export interface BadInputRow {
@@ -912,5 +915,174 @@ export const BAD_INPUTS: readonly BadInputRow[] = [
     fix: 'use a bucket in the instance\'s region',
     expect: [/bucket team-vm-exports is in ap-south-1, not in eu-west-1/, /use a bucket in eu-west-1/],
     trigger: preflightWith({ location: 'ap-south-1' }),
+  },
+
+  // Buckets of the app, stacks that share things (issue 10) ------------------------------------
+  {
+    name: 'fromBucket: KMS-encrypted bucket of the app',
+    surface: 'VmExportBucket.fromBucket',
+    stage: 'synth',
+    error: 'VM Import/Export cannot write to a KMS-encrypted bucket',
+    cause: 'the app\'s bucket has SSE-KMS or DSSE-KMS default encryption',
+    fix: 'use `encryption: s3.BucketEncryption.S3_MANAGED`',
+    expect: [/bucket 'BadInput\/Mine' has default encryption aws:kms/, /Use encryption: s3\.BucketEncryption\.S3_MANAGED/],
+    trigger: () => {
+      const stack = newStack();
+      const bucket = new s3.Bucket(stack, 'Mine', { encryption: s3.BucketEncryption.KMS_MANAGED, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED });
+      return VmExportBucket.fromBucket(stack, 'Exports', bucket);
+    },
+  },
+  {
+    name: 'fromBucket: BucketOwnerEnforced bucket of the app',
+    surface: 'VmExportBucket.fromBucket',
+    stage: 'synth',
+    error: 'which disables ACLs: VM Import/Export needs an ACL grant',
+    cause: 'the app\'s bucket (or the bucket of the same name given to fromBucketName) has object ownership BucketOwnerEnforced',
+    fix: 'set `objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED`',
+    expect: [/bucket 'BadInput\/Mine' has object ownership BucketOwnerEnforced/, /Set objectOwnership: s3\.ObjectOwnership\.BUCKET_OWNER_PREFERRED/],
+    trigger: () => {
+      const stack = newStack();
+      return VmExportBucket.fromBucket(stack, 'Exports', new s3.Bucket(stack, 'Mine', { objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED }));
+    },
+  },
+  {
+    name: 'fromBucket: bucket of a stack in another region',
+    surface: 'VmExportBucket.fromBucket',
+    stage: 'synth',
+    error: 'VM Import/Export writes only to a bucket in the exporting region',
+    cause: 'the bucket belongs to a stack of another region (or account)',
+    fix: 'use a bucket of the exporting stack\'s region and account',
+    expect: [/bucket 'Other\/Mine' is in region us-west-2 but this stack is in eu-west-1/, /Use a bucket of eu-west-1/],
+    trigger: () => {
+      const app = new App();
+      const bucket = new s3.Bucket(new Stack(app, 'Other', { env: { account: ACCOUNT, region: 'us-west-2' } }), 'Mine');
+      return VmExportBucket.fromBucket(new Stack(app, 'BadInput', { env: { account: ACCOUNT, region: REGION } }), 'Exports', bucket);
+    },
+  },
+  {
+    name: 'fromBucketName: KMS-encrypted bucket of the same app',
+    surface: IMPORT,
+    stage: 'synth',
+    error: 'VM Import/Export cannot write to a KMS-encrypted bucket',
+    cause: 'the app creates a bucket of that name with SSE-KMS default encryption',
+    fix: 'use `encryption: s3.BucketEncryption.S3_MANAGED` on that bucket',
+    expect: [/bucket 'team-vm-exports' \(created by 'BadInput\/Mine\/Resource'\) has default encryption aws:kms/, /S3_MANAGED/],
+    trigger: () => {
+      const app = new App();
+      const stack = new Stack(app, 'BadInput', { env: { account: ACCOUNT, region: REGION } });
+      new s3.Bucket(stack, 'Mine', { bucketName: BUCKET, encryption: s3.BucketEncryption.KMS_MANAGED, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED });
+      VmExportBucket.fromBucketName(stack, 'Existing', BUCKET);
+      return app.synth();
+    },
+  },
+  {
+    name: 'fromBucketName: bucket policy managed by CloudFormation',
+    surface: IMPORT,
+    stage: 'synth',
+    error: 'is managed by CloudFormation (AWS::S3::BucketPolicy',
+    cause: 'the app has an AWS::S3::BucketPolicy for the bucket: a statement merged at deploy time would race it and be removed by its next update',
+    fix: 'pass the app\'s bucket with `VmExportBucket.fromBucket(bucket)`, or stop managing the bucket\'s policy in the app',
+    expect: [/the policy of bucket 'team-vm-exports' is managed by CloudFormation/, /VmExportBucket\.fromBucket\(bucket\)/],
+    trigger: () => {
+      const app = new App();
+      const stack = new Stack(app, 'BadInput', { env: { account: ACCOUNT, region: REGION } });
+      VmExportBucket.fromBucketName(stack, 'Existing', BUCKET);
+      new s3.BucketPolicy(stack, 'TheirPolicy', { bucket: s3.Bucket.fromBucketName(stack, 'Theirs', BUCKET) });
+      return app.synth();
+    },
+  },
+  {
+    name: 'export: a plain s3.Bucket as the bucket',
+    surface: EXPORT_PROPS,
+    stage: 'synth',
+    error: 'not an IVmExportBucket',
+    cause: 'an `s3.Bucket` was passed where an `IVmExportBucket` belongs (JavaScript has no type check)',
+    fix: 'wrap it with `VmExportBucket.fromBucket(this, id, bucket)`, or create a `VmExportBucket`',
+    expect: [/bucket is the S3 bucket 'BadInput\/Plain'/, /wrap an existing bucket with VmExportBucket\.fromBucket\(this, id, bucket\)/],
+    trigger: () => {
+      const stack = newStack();
+      const bucket = new s3.Bucket(stack, 'Plain') as unknown as IVmExportBucket;
+      return new InstanceExport(stack, 'Export', { instanceId: INSTANCE, bucket, targetEnvironment: TargetEnvironment.VMWARE });
+    },
+  },
+  {
+    name: 'export: workflow of another stack',
+    surface: EXPORT_PROPS,
+    stage: 'synth',
+    error: 'so the two stacks would depend on each other',
+    cause: 'the `workflow` belongs to another stack',
+    fix: 'use the workflow of the export\'s own stack (omit `workflow`)',
+    expect: [/workflow 'Workflows\/Workflow' is in stack Workflows but the export is in BadInput/, /Use the workflow of the export's own stack/],
+    trigger: () => {
+      const app = new App();
+      const env = { account: ACCOUNT, region: REGION };
+      const workflow = new InstanceExportWorkflow(new Stack(app, 'Workflows', { env }), 'Workflow');
+      const stack = new Stack(app, 'BadInput', { env });
+      return new InstanceExport(stack, 'Export', { instanceId: INSTANCE, bucket: new VmExportBucket(stack, 'Exports'), targetEnvironment: TargetEnvironment.VMWARE, workflow });
+    },
+  },
+  {
+    name: 'export: instance of a stack in another region',
+    surface: EXPORT_PROPS,
+    stage: 'synth',
+    error: 'VM Import/Export exports an instance only in its own region',
+    cause: 'instanceId refers to an instance of a stack in another region (or account)',
+    fix: 'create the InstanceExport and its bucket in a stack of the instance\'s region and account',
+    expect: [/instanceId refers to 'Instances\/Vm', which is in stack Instances of region us-west-2 but the export runs in eu-west-1/, /in a stack of the instance's region/],
+    trigger: () => {
+      const app = new App();
+      const instanceId = new cdkEc2.CfnInstance(new Stack(app, 'Instances', { env: { account: ACCOUNT, region: 'us-west-2' } }), 'Vm', { imageId: 'ami-0123456789abcdef0' }).ref;
+      const stack = new Stack(app, 'BadInput', { env: { account: ACCOUNT, region: REGION } });
+      return new InstanceExport(stack, 'Export', { instanceId, bucket: new VmExportBucket(stack, 'Exports'), targetEnvironment: TargetEnvironment.VMWARE });
+    },
+  },
+  {
+    name: 'export: environment-agnostic bucket, export in a stack with an env',
+    surface: EXPORT_PROPS,
+    stage: 'synth',
+    error: 'an environment-agnostic stack and a stack with an env cannot share resources',
+    cause: 'the bucket (or instance) is in an environment-agnostic stack and the export in a stack with an env, or the other way round',
+    fix: 'give both stacks the same env, or neither',
+    expect: [/bucket 'Buckets\/Exports' is in environment-agnostic stack Buckets but the export is in stack BadInput of region eu-west-1/, /Give both stacks the same env, or neither/],
+    trigger: () => {
+      const app = new App();
+      const bucket = new VmExportBucket(new Stack(app, 'Buckets'), 'Exports');
+      const stack = new Stack(app, 'BadInput', { env: { account: ACCOUNT, region: REGION } });
+      return new InstanceExport(stack, 'Export', { instanceId: INSTANCE, bucket, targetEnvironment: TargetEnvironment.VMWARE });
+    },
+  },
+  {
+    name: 'workflow: notificationTopic after the first export',
+    surface: 'InstanceExportWorkflow props',
+    stage: 'synth',
+    error: 'is created after the first InstanceExport of the stack',
+    cause: 'the stack\'s exports already run on the default workflow, which the first InstanceExport created without the topic',
+    fix: 'create the InstanceExportWorkflow before the first InstanceExport of the stack',
+    expect: [/InstanceExportWorkflow 'Notifying' with a notificationTopic/, /Create the InstanceExportWorkflow first/],
+    trigger: () => {
+      const stack = newStack();
+      new InstanceExport(stack, 'Export', { instanceId: INSTANCE, bucket: new VmExportBucket(stack, 'Exports'), targetEnvironment: TargetEnvironment.VMWARE });
+      return new InstanceExportWorkflow(stack, 'Notifying', { notificationTopic: new sns.Topic(stack, 'Topic') });
+    },
+  },
+  {
+    name: 'canonical IDs: forRegion with a malformed region',
+    surface: 'VmExportCanonicalIds.forRegion',
+    stage: 'synth',
+    error: 'not a region code',
+    cause: 'the string is not a region code (a name, an availability zone, underscores, empty); upper case and blanks are normalised',
+    fix: 'pass a code such as `eu-south-1`',
+    expect: [/forRegion\("eu_south_1"\)/, /Pass a code such as 'eu-south-1'/],
+    trigger: () => VmExportCanonicalIds.forRegion('eu_south_1'),
+  },
+  {
+    name: 'workflow input: unknown key',
+    surface: 'InstanceExportWorkflow input',
+    stage: 'run: workflow input',
+    error: 'the workflow would ignore',
+    cause: 'the execution input has a key the workflow does not know (e.g. `s3prefix`, `deadline`), which would otherwise be ignored',
+    fix: 'use the documented keys (`WorkflowExportInputs` builds them)',
+    expect: [/unknown input field 's3prefix' \(did you mean 's3Prefix'\?\)/, /The valid fields are instanceId, targetEnvironment, s3Bucket/],
+    trigger: () => normalizeRequest({ instanceId: INSTANCE, targetEnvironment: 'vmware', s3Bucket: BUCKET, s3prefix: 'vms/' } as any),
   },
 ];

@@ -230,6 +230,7 @@ export function readPath(json: Json, path: string): Json {
 /** Simulated time in seconds since the start of the execution. */
 export class SimulatedClock {
   private seconds = 0;
+  private readonly listeners: Array<() => void> = [];
   /** The epoch milliseconds simulated second 0 corresponds to (for Timestamp waits). */
   public readonly epochMs: number;
 
@@ -245,7 +246,59 @@ export class SimulatedClock {
   public advance(seconds: number): void {
     if (!(seconds >= 0)) throw new Error(`cannot advance the clock by ${seconds}`);
     this.seconds += seconds;
+    this.listeners.forEach((listener) => listener());
   }
+
+  /** Calls `listener` after every advance. */
+  public onAdvance(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// Clock waits: a Wait state that runs concurrently with other branches (the Deadline of the poll
+// Parallel) and ends when the SIMULATED clock passes its time, whatever the machine's speed. The
+// interpreter sleeps a Wait with the global setTimeout for its override in milliseconds; each
+// clock wait gets a unique sentinel override that the hook below keeps instead of starting a
+// real timer, and the run fires it once the clock has advanced far enough.
+// -----------------------------------------------------------------------------------------------
+
+/** Sentinel overrides start here (about 23 days: never a real wait in a test). */
+const CLOCK_WAIT_BASE_MS = 2_000_000_000;
+let nextClockWaitMs = CLOCK_WAIT_BASE_MS;
+
+interface ClockWaitTimer {
+  /** The interpreter's timer callback, once it started sleeping. */
+  fire?: () => void;
+  /** Simulated second the wait ends at, once its StateEntered event was seen. */
+  endsAt?: number;
+  /** Fires when both are known and the clock has reached endsAt. */
+  check: () => void;
+}
+const clockWaitTimers = new Map<number, ClockWaitTimer>();
+const CLOCK_WAIT_HANDLE = Symbol('clock wait');
+
+function installClockWaitHook(): void {
+  const g = globalThis as unknown as { setTimeout: Function; clearTimeout: Function; __vmExportClockWaits?: boolean };
+  if (g.__vmExportClockWaits) return;
+  g.__vmExportClockWaits = true;
+  const realSetTimeout = g.setTimeout;
+  const realClearTimeout = g.clearTimeout;
+  g.setTimeout = function (callback: () => void, ms?: number, ...args: unknown[]) {
+    const timer = typeof ms === 'number' ? clockWaitTimers.get(ms) : undefined;
+    if (!timer) return realSetTimeout(callback, ms, ...args);
+    timer.fire = () => callback();
+    timer.check();
+    return { [CLOCK_WAIT_HANDLE]: ms };
+  };
+  g.clearTimeout = function (handle: unknown) {
+    const ms = handle !== null && typeof handle === 'object' ? (handle as Record<symbol, number>)[CLOCK_WAIT_HANDLE] : undefined;
+    if (ms !== undefined) {
+      clockWaitTimers.delete(ms);
+      return;
+    }
+    realClearTimeout(handle);
+  };
 }
 
 /** What a local handler gets besides the Task's input. */
@@ -269,6 +322,12 @@ export interface LocalRunOptions {
   readonly handlers?: Record<string, LocalHandler>;
   /** Waits that take real time (milliseconds) instead of simulated time, by state name. */
   readonly realTimeWaits?: Record<string, number>;
+  /**
+   * Wait states that run concurrently with other branches and end when the simulated clock
+   * (advanced by the other branches' waits and retries) reaches their time: a deadline that does
+   * not depend on the machine's speed.
+   */
+  readonly clockWaits?: string[];
   /** Real retry intervals (milliseconds) by state name; other retries are simulated. */
   readonly realRetryIntervals?: Record<string, number | number[]>;
   /** The clock to advance. @default a new clock at 0 */
@@ -391,6 +450,27 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
   for (const name of Object.keys(realWaits)) {
     if (states.get(name)?.Type !== 'Wait') throw new Error(`realTimeWaits: no Wait state named ${name}`);
   }
+  const clockWaits = new Map<string, { ms: number; timer: ClockWaitTimer }>();
+  for (const name of options.clockWaits ?? []) {
+    if (states.get(name)?.Type !== 'Wait') throw new Error(`clockWaits: no Wait state named ${name}`);
+    if (name in realWaits) throw new Error(`${name} is both a real-time wait and a clock wait`);
+    installClockWaitHook();
+    const ms = nextClockWaitMs++;
+    const timer: ClockWaitTimer = {
+      check: () => {
+        if (timer.fire && timer.endsAt !== undefined && clock.now >= timer.endsAt) {
+          const fire = timer.fire;
+          clockWaitTimers.delete(ms);
+          timer.fire = undefined;
+          fire();
+        }
+      },
+    };
+    clockWaitTimers.set(ms, timer);
+    clock.onAdvance(() => timer.check());
+    clockWaits.set(name, { ms, timer });
+    waitTimeOverrides[name] = ms;
+  }
 
   const calls: TaskCall[] = [];
   // The interpreter keeps retrying a Task of an aborted Parallel branch; once the execution is
@@ -452,7 +532,11 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
       if (event.type === 'StateEntered') {
         timeline.push({ at: clock.now, type: event.type, state: event.state.name, stateType: event.state.type });
         const state = states.get(event.state.name);
-        if (state?.Type === 'Wait' && !(event.state.name in realWaits)) {
+        const clockWait = clockWaits.get(event.state.name);
+        if (clockWait) {
+          clockWait.timer.endsAt = clock.now + waitSeconds(state, event.state.input, clock);
+          clockWait.timer.check();
+        } else if (state?.Type === 'Wait' && !(event.state.name in realWaits)) {
           clock.advance(waitSeconds(state, event.state.input, clock));
         }
       } else if (event.type === 'StateRetried') {
@@ -487,6 +571,7 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
   }
   ended = true;
   await consumer;
+  for (const { ms } of clockWaits.values()) clockWaitTimers.delete(ms);
 
   const transitions = timeline.length;
   const hours = Math.ceil(clock.now / 3600);

@@ -9,6 +9,7 @@ import { createFakeAws, FakeAws, FakeAwsOptions } from './index';
 import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE } from './sample-stack';
 import { onEvent as bucketGrantOnEvent } from '../../../lambda/bucket-grant';
 import { onEvent as providerOnEvent, ProviderResponse } from '../../../lambda/export-provider';
+import { completedAttributeRefs } from '../export-attributes';
 
 /** The physical name the export bucket gets. */
 export const BUCKET = 'e2e-vm-exports';
@@ -30,7 +31,9 @@ export async function deploy(template: any, fakeOptions: FakeAwsOptions = {}, se
   fake.ec2.addInstance({ instanceId: SAMPLE_INSTANCE });
   setup(fake);
   const grantId = dep.only('Custom::VmExportBucketGrant');
-  await bucketGrantOnEvent(dep.createEvent(grantId), fake.clients('bucket-grant').s3);
+  const grant = await bucketGrantOnEvent(dep.createEvent(grantId), fake.clients('bucket-grant').s3);
+  // What CloudFormation then answers for Fn::GetAtt <grant>.<key> (the export reads CanonicalId).
+  for (const [key, value] of Object.entries(grant.Data ?? {})) dep.refs[`${grantId}.${key}`] = value;
   const exportId = dep.only('Custom::VmInstanceExport');
   const response = await providerOnEvent(dep.createEvent(exportId), fake.clients('provider'));
   return { fake, dep, exportId, response };
@@ -59,11 +62,14 @@ export function signalled(body: { Data: string }): { taskId: string; key: string
   return { taskId, key };
 }
 
-/** `Fn::GetAtt <WaitCondition>.Data` as CloudFormation would return it for the signals. */
-export function waitConditionData(d: Deployed): Record<string, string> {
-  const id = d.dep.only('AWS::CloudFormation::WaitCondition');
+/**
+ * `Fn::GetAtt <WaitCondition>.Data` as CloudFormation would return it for the signals, and the
+ * attributes the Custom::VmExportAttributes resource then returns (what the outputs read).
+ */
+export function waitConditionData(d: Deployed): Record<string, unknown> {
+  d.dep.only('AWS::CloudFormation::WaitCondition');
   const data = Object.fromEntries(d.fake.signals.filter((s) => s.body.Status === 'SUCCESS').map((s) => [s.body.UniqueId, s.body.Data]));
-  return { [`${id}.Data`]: JSON.stringify(data) };
+  return completedAttributeRefs(d.dep.template, d.dep.context(), data);
 }
 
 /** Lets the local workflow run until `predicate` holds (bounded; no timers). */

@@ -34,18 +34,6 @@ export interface FakeExecution {
   readonly done: Promise<void>;
 }
 
-export interface FakeSfnOptions {
-  /**
-   * Real milliseconds the `Deadline` Wait takes (the only real-time wait; every other wait and
-   * retry interval is simulated). Long by default: the export normally ends first, and the
-   * deadline branch is aborted with the Parallel.
-   * @default 120000
-   */
-  readonly deadlineRealTimeMs?: number;
-  /** Real milliseconds every Task waits before it runs. @default 0 (or 2 with a short deadline) */
-  readonly handlerDelayMs?: number;
-}
-
 /** Builds the Task handlers of one execution (see createFakeAws). */
 export type HandlerFactory = (execution: FakeExecution) => Record<string, LocalHandler>;
 
@@ -57,12 +45,8 @@ export class FakeSfn {
   public readonly executions = new Map<string, FakeExecution>();
   /** Where execution status changes go (the fake event bus). */
   public statusChangeListener?: StatusChangeListener;
-  public deadlineRealTimeMs: number;
-  public handlerDelayMs: number | undefined;
 
-  constructor(private readonly world: FakeWorld, private readonly handlers: HandlerFactory, options: FakeSfnOptions = {}) {
-    this.deadlineRealTimeMs = options.deadlineRealTimeMs ?? 120_000;
-    this.handlerDelayMs = options.handlerDelayMs;
+  constructor(private readonly world: FakeWorld, private readonly handlers: HandlerFactory) {
   }
 
   /** Registers a definition; it is validated once here, and every run skips the validation. */
@@ -199,12 +183,12 @@ export class FakeSfn {
         return handler(taskInput, context);
       };
     }
-    const shortDeadline = this.deadlineRealTimeMs < 10_000;
     void runLocal(definition, parsed, {
       handlers: guarded,
       clock: this.world.clock,
-      realTimeWaits: { Deadline: this.deadlineRealTimeMs },
-      handlerDelayMs: this.handlerDelayMs ?? (shortDeadline ? 2 : 0),
+      // Every wait and retry interval is simulated, the Deadline too: it fires when the polls
+      // have advanced the simulated clock to the execution's deadline, never by real time.
+      clockWaits: ['Deadline'],
       validate: false,
     }).then((result) => {
       execution.result = result;

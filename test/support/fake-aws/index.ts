@@ -72,9 +72,6 @@ export interface FakeAwsOptions {
   readonly defaultExportBehaviour?: ExportBehaviour;
   /** How the DescribeExportTask state names EC2 errors. @default 'generic' (Ec2.Ec2Exception) */
   readonly sfnErrorNaming?: SfnErrorNaming;
-  /** Real milliseconds of the workflow's Deadline wait. @default 120000 */
-  readonly deadlineRealTimeMs?: number;
-  readonly handlerDelayMs?: number;
   /** HTTP status the wait condition handle answers the signal with. @default 200 */
   readonly signalStatus?: number;
   /**
@@ -185,10 +182,7 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     return { [N.PREPARE]: lambda, [N.START_EXPORT]: lambda, [N.FINISH]: lambda, [N.DESCRIBE_EXPORT_TASK]: describe };
   };
 
-  const sfn = new FakeSfn(world, workflowHandlers, {
-    deadlineRealTimeMs: options.deadlineRealTimeMs,
-    handlerDelayMs: options.handlerDelayMs,
-  });
+  const sfn = new FakeSfn(world, workflowHandlers);
   sfn.statusChangeListener = (event) => events.publish(event);
 
   const backstopTarget = async (event: any) => {

@@ -21,6 +21,8 @@ export interface SampleStackOptions {
   readonly timeout?: Duration;
   readonly instanceId?: string;
   readonly deleteObjectOnDelete?: boolean;
+  /** @default 'vms/' */
+  readonly prefix?: string;
 }
 
 const cache = new Map<string, any>();
@@ -39,7 +41,7 @@ export function synthSampleStack(options: SampleStackOptions = {}): any {
     targetEnvironment: options.target ?? TargetEnvironment.VMWARE,
     diskImageFormat: options.disk,
     containerFormat: options.container,
-    prefix: 'vms/',
+    prefix: options.prefix ?? 'vms/',
     preflight: options.preflight,
     waitForCompletion: options.waitForCompletion,
     timeout: options.timeout,

