@@ -12,30 +12,11 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { fencedBlocks } from './support/readme-snippets';
 
 const ROOT = path.join(__dirname, '..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const CHECKER = path.join(__dirname, 'support', 'python_snippet_check.py');
-
-interface Block {
-  readonly lang: string;
-  readonly code: string;
-  readonly line: number;
-}
-
-function fencedBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  const lines = markdown.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\w+)\s*$/.exec(lines[i]);
-    if (!open) continue;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
-    blocks.push({ lang: open[1], code: body.join('\n'), line: start + 1 });
-  }
-  return blocks;
-}
 
 function section(markdown: string, heading: string): string {
   const start = markdown.indexOf(`\n${heading}\n`);
