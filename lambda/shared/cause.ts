@@ -11,18 +11,24 @@ export function causeText(cause: string | undefined): string {
   if (!cause) {
     return '';
   }
-  const trimmed = cause.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(trimmed) as { errorMessage?: unknown; Message?: unknown; message?: unknown };
-      for (const v of [parsed.errorMessage, parsed.Message, parsed.message]) {
-        if (typeof v === 'string' && v !== '') {
-          return v;
-        }
-      }
-    } catch {
-      // not JSON: use the text as it is
+  const doc = parseObject(cause);
+  for (const v of [doc?.errorMessage, doc?.Message, doc?.message]) {
+    if (typeof v === 'string' && v !== '') {
+      return v;
     }
   }
   return cause;
+}
+
+/**
+ * What a JSON text holds (JSON.parse allows white space around it), or undefined for text that
+ * is not JSON. Reading a field of an array, a string or a number gives undefined, so only an
+ * object with the field counts.
+ */
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown> | undefined;
+  } catch {
+    return undefined; // not JSON: the text is used as it is
+  }
 }
