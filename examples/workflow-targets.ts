@@ -95,15 +95,7 @@ export class WorkflowTargetsStack extends Stack {
     this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineType: codepipeline.PipelineType.V2,
       stages: [
-        {
-          stageName: 'Source',
-          actions: [new codepipelineActions.S3SourceAction({
-            actionName: 'Release',
-            bucket: releases,
-            bucketKey: 'release.zip',
-            output: sourceOutput,
-          })],
-        },
+        releaseSourceStage(releases, sourceOutput),
         {
           stageName: 'ExportVm',
           actions: [new codepipelineActions.StepFunctionInvokeAction({
@@ -154,16 +146,7 @@ export class WorkflowTargetsStack extends Stack {
     this.imagePipeline = new codepipeline.Pipeline(this, 'ImagePipeline', {
       pipelineType: codepipeline.PipelineType.V2,
       stages: [
-        {
-          stageName: 'Source',
-          actions: [new codepipelineActions.S3SourceAction({
-            actionName: 'Release',
-            bucket: releases,
-            bucketKey: 'release.zip',
-            output: imageSource,
-            trigger: codepipelineActions.S3Trigger.NONE,
-          })],
-        },
+        releaseSourceStage(releases, imageSource, codepipelineActions.S3Trigger.NONE),
         {
           stageName: 'ReleaseImage',
           actions: [new codepipelineActions.ManualApprovalAction({
@@ -178,6 +161,14 @@ export class WorkflowTargetsStack extends Stack {
       target: new eventTargets.CodePipeline(this.imagePipeline),
     });
   }
+}
+
+/** The source stage both pipelines start with: release.zip from the versioned releases bucket. */
+function releaseSourceStage(releases: s3.IBucket, output: codepipeline.Artifact, trigger?: codepipelineActions.S3Trigger): codepipeline.StageProps {
+  return {
+    stageName: 'Source',
+    actions: [new codepipelineActions.S3SourceAction({ actionName: 'Release', bucket: releases, bucketKey: 'release.zip', output, trigger })],
+  };
 }
 
 /** Builds the example app; `outdir` is where the cloud assembly goes. */

@@ -32,17 +32,10 @@ fail() {
 }
 
 # --- the tarball ------------------------------------------------------------------------------
-tarball=${1:-}
-if [[ -z "$tarball" ]]; then
-  shopt -s nullglob
-  candidates=("$repo_root"/dist/js/*.tgz)
-  shopt -u nullglob
-  [[ ${#candidates[@]} -eq 1 ]] \
-    || fail "expected one tarball in dist/js/, found ${#candidates[@]}: run 'npx projen compile && npx projen package:js' (or pass the tarball)"
-  tarball=${candidates[0]}
-fi
-[[ -f "$tarball" ]] || fail "tarball $tarball does not exist"
-tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
+# shellcheck source=support/tarball.sh
+source "$repo_root/test/support/tarball.sh"
+# On failure the captured text is the FAIL line: print it as the last line.
+tarball=$(locate_tarball "${1:-}") || { echo "$tarball"; exit 1; }
 
 # --- a scratch cdk init app outside the repository -------------------------------------------
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/cdk-vm-export-compat.XXXXXX")

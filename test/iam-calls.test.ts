@@ -7,8 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
-import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
+import { synthesizePermissionStack } from './support/permission-stack';
 
 /** SDK v3 command -> IAM action (Service Authorization Reference; note GetBucketEncryption). */
 const ACTION_OF_COMMAND: Record<string, string[]> = {
@@ -46,23 +45,6 @@ function actionsOfBundle(handler: string): string[] {
   return [...new Set([...commands.flatMap((c) => ACTION_OF_COMMAND[c]), ...LOG_WRITES])].sort();
 }
 
-/** A stack that uses every feature whose permissions a handler may need. */
-function synthesize(): any {
-  const app = new App();
-  const stack = new Stack(app, 'Calls', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const bucket = new VmExportBucket(stack, 'ExportBucket');
-  const existing = VmExportBucket.fromBucketName(stack, 'Existing', 'team-vm-exports');
-  new InstanceExport(stack, 'Web', { instanceId: 'i-0123456789abcdef0', bucket, targetEnvironment: TargetEnvironment.VMWARE });
-  new InstanceExport(stack, 'Db', {
-    instanceId: 'i-0fedcba9876543210',
-    bucket: existing,
-    targetEnvironment: TargetEnvironment.CITRIX,
-    waitForCompletion: false,
-    deleteObjectOnDelete: true,
-  });
-  return app.synth().getStackArtifact(stack.artifactId).template;
-}
-
 /** The actions of every policy attached to the role whose logical id starts with `rolePrefix`. */
 function actionsOfRole(template: any, rolePrefix: string): string[] {
   const actions = new Set<string>();
@@ -76,7 +58,8 @@ function actionsOfRole(template: any, rolePrefix: string): string[] {
   return [...actions].sort();
 }
 
-const template = synthesize();
+// Every feature whose permissions a handler may need.
+const template = synthesizePermissionStack('Calls', { account: '123456789012', region: 'eu-west-1' });
 
 test.each([
   ['bucket-grant', 'VmExportBucketGrantProviderHandlerRole'],

@@ -2,9 +2,9 @@
  * The shape of every permission the library's resources get, across the whole template, plus
  * the logging and tracing settings a security review looks at.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
+import { buildPermissionStack } from './support/permission-stack';
 
 interface Statement {
   readonly Effect: string;
@@ -27,18 +27,7 @@ function flat(node: unknown): string {
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 function buildStack(env?: { account: string; region: string }): Stack {
-  const stack = new Stack(new App(), 'Shape', { env });
-  const bucket = new VmExportBucket(stack, 'ExportBucket');
-  const existing = VmExportBucket.fromBucketName(stack, 'Existing', 'team-vm-exports');
-  new InstanceExport(stack, 'Web', { instanceId: 'i-0123456789abcdef0', bucket, targetEnvironment: TargetEnvironment.VMWARE });
-  new InstanceExport(stack, 'Db', {
-    instanceId: 'i-0fedcba9876543210',
-    bucket: existing,
-    targetEnvironment: TargetEnvironment.CITRIX,
-    waitForCompletion: false,
-    deleteObjectOnDelete: true,
-  });
-  return stack;
+  return buildPermissionStack('Shape', env);
 }
 
 describe.each([

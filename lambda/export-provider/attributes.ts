@@ -10,14 +10,11 @@ import {
   ERROR_INVALID_INPUT,
   ExportAttributesData,
   ExportAttributesProperties,
-  SIGNAL_DATA_SEPARATOR,
   WAIT_CONDITION_UNIQUE_ID,
 } from '../shared/contract';
 import { VmExportError } from '../shared/ec2-errors';
 import { objectKeyFor, s3UriFor } from '../shared/normalize';
-
-/** What a task id looks like (`export-i-...`). */
-const TASK_ID = /^export-[A-Za-z0-9-]+$/;
+import { parseSuccessData } from '../shared/signal';
 
 /** A value shortened for an error message. */
 function shown(value: unknown): string {
@@ -54,10 +51,8 @@ export function exportAttributesOf(props: ExportAttributesProperties): ExportAtt
     throw new VmExportError(ERROR_INVALID_INPUT,
       `WaitConditionData '${shown(props.WaitConditionData)}' has no success signal with UniqueId '${WAIT_CONDITION_UNIQUE_ID}': pass the Data of the export's own wait condition.`);
   }
-  const at = signal.indexOf(SIGNAL_DATA_SEPARATOR);
-  const exportTaskId = at < 0 ? signal : signal.slice(0, at);
-  const reportedKey = at < 0 ? '' : signal.slice(at + 1);
-  if (!TASK_ID.test(exportTaskId)) {
+  const parsed = parseSuccessData(signal);
+  if (!parsed) {
     throw new VmExportError(ERROR_INVALID_INPUT,
       `The export's success signal '${shown(signal)}' does not start with a task id (export-i-...): it was not sent by the export workflow. Pass the Data of the export's own wait condition.`);
   }
@@ -66,6 +61,7 @@ export function exportAttributesOf(props: ExportAttributesProperties): ExportAtt
       throw new VmExportError(ERROR_INVALID_INPUT, `${name} '${shown(props[name])}' is not a string: pass the export's ${name}.`);
     }
   }
+  const { exportTaskId, s3Key: reportedKey } = parsed;
   const key = reportedKey !== '' ? reportedKey : objectKeyFor(props.S3Prefix, exportTaskId, props.ObjectExtension);
   return { ExportTaskId: exportTaskId, ExportObjectKey: key, ExportObjectUri: s3UriFor(props.S3Bucket, key) };
 }

@@ -23,7 +23,7 @@ import type {
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda';
 import { onAttributesEvent } from './attributes';
-import { exportRecordOf, ExportRecord } from './record';
+import { executionNameOf, exportRecordOf, ExportRecord } from './record';
 import { CLIENT_CONFIG } from '../shared/clients';
 import {
   ERROR_INVALID_INPUT,
@@ -103,12 +103,10 @@ export function executionArnFor(stateMachineArn: string, executionName: string):
   return `arn:${p.partition}:states:${p.region}:${p.account}:execution:${p.name}:${executionName}`;
 }
 
-const EXECUTION_ARN = /^arn:[^:]+:states:[^:]+:[^:]*:execution:[^:]+:([^:]+)$/;
-
 /** The client token carried by a physical id (an execution ARN), or undefined. */
 export function clientTokenOfPhysicalId(physicalId: string): string | undefined {
-  const m = EXECUTION_ARN.exec(physicalId ?? '');
-  return m ? clientTokenOfExecutionName(m[1]) : undefined;
+  const name = executionNameOf(physicalId);
+  return name ? clientTokenOfExecutionName(name) : undefined;
 }
 
 /** The hash of the export-affecting properties of a resource. */

@@ -21,7 +21,6 @@ import {
   INTERNAL_CANCELLED,
   INTERNAL_COMPLETED,
   NormalizedRequest,
-  SIGNAL_DATA_SEPARATOR,
   TAG_CLIENT_TOKEN,
   WATCH_LOST_AFTER_FAILED_POLLS,
   WorkflowInput,
@@ -30,7 +29,7 @@ import {
 import { errorCode, errorMessage } from '../shared/ec2-errors';
 import { cancelExport, findTaskByTag, findTaskForRequest, isCancellable } from '../shared/export-task';
 import { DEFAULT_S3_PREFIX, objectExtensionFor, objectKeyFor, s3UriFor } from '../shared/normalize';
-import { buildSignal, sendSignal, SignalOptions, successData } from '../shared/signal';
+import { buildSignal, parseSuccessData, sendSignal, SignalOptions, successData } from '../shared/signal';
 import { MAX_REASON_CHARS, truncate } from '../shared/truncate';
 
 /** Errors that happen before any task exists: finish passes them on as they are. */
@@ -100,11 +99,9 @@ export function polledCompletion(error: FinishEvent['error']): ExportTask | unde
   if (error?.Error !== INTERNAL_COMPLETED || typeof error.Cause !== 'string') {
     return undefined;
   }
-  const at = error.Cause.indexOf(SIGNAL_DATA_SEPARATOR);
-  const id = at > 0 ? error.Cause.slice(0, at) : '';
-  const key = at > 0 ? error.Cause.slice(at + 1) : '';
-  return /^export-[A-Za-z0-9-]+$/.test(id) && key !== ''
-    ? { ExportTaskId: id, State: 'completed', ExportToS3Task: { S3Key: key } }
+  const seen = parseSuccessData(error.Cause);
+  return seen && seen.s3Key !== ''
+    ? { ExportTaskId: seen.exportTaskId, State: 'completed', ExportToS3Task: { S3Key: seen.s3Key } }
     : undefined;
 }
 

@@ -33,6 +33,20 @@ export function successData(exportTaskId: string, s3Key: string): string {
   return `${exportTaskId}${SIGNAL_DATA_SEPARATOR}${s3Key}`;
 }
 
+/** What a task id looks like: `export-` and letters, digits and hyphens (`export-i-...`). */
+const TASK_ID = /^export-[A-Za-z0-9-]+$/;
+
+/**
+ * The parts of a `successData` text (a success signal's Data, or the poll's record of a
+ * completion). A text without the separator is a task id alone (a signal of an earlier version
+ * of the library): its key is ''. Undefined when the text does not start with a task id.
+ */
+export function parseSuccessData(text: string): { exportTaskId: string; s3Key: string } | undefined {
+  const at = text.indexOf(SIGNAL_DATA_SEPARATOR);
+  const exportTaskId = at < 0 ? text : text.slice(0, at);
+  return TASK_ID.test(exportTaskId) ? { exportTaskId, s3Key: at < 0 ? '' : text.slice(at + 1) } : undefined;
+}
+
 /** Builds the signal document (Reason shortened to at most 1000 characters). */
 export function buildSignal(success: boolean, data: string, reason: string): WaitConditionSignal {
   return {
