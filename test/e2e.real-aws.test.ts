@@ -9,7 +9,7 @@ import './setup/with-resolvers';
 import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { Duration } from 'aws-cdk-lib';
 import { onEvent as providerOnEvent } from '../lambda/export-provider';
-import { WorkflowStateNames as N } from '../src/export-workflow-names';
+import { StateNames as N } from './support/documented-names';
 import { awsError, CALLERS, CancelCompletedAnswer, ec2InternalError, ec2PermanentError, FakeAws, throttlingError } from './support/fake-aws';
 import { LocalDeployment } from './support/fake-aws/deployment';
 import { BUCKET, deploy, Deployed, signalled, until, waitConditionData } from './support/fake-aws/e2e-deploy';

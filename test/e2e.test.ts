@@ -8,9 +8,10 @@
 import './setup/with-resolvers';
 import { onEvent as providerOnEvent } from '../lambda/export-provider';
 import { SPEC_DEFAULT_CANONICAL_ID, specCanonicalId } from './support/spec-canonical-ids';
-import { TAG_CLIENT_TOKEN, TAG_MANAGED } from '../lambda/shared/contract';
+// The client-token tag is internal (no document names it): it still comes from lambda/.
+import { TAG_CLIENT_TOKEN } from '../lambda/shared/contract';
 import { TargetEnvironment } from '../src/export-formats';
-import { WorkflowStateNames as N } from '../src/export-workflow-names';
+import { ManagedTag, StateNames as N } from './support/documented-names';
 import { CALLERS, createFakeAws } from './support/fake-aws';
 import { LocalDeployment } from './support/fake-aws/deployment';
 import { BUCKET, deploy, onlySignal, signalled, until, waitConditionData } from './support/fake-aws/e2e-deploy';
@@ -43,7 +44,7 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     const task = d.fake.ec2.tasks.get(taskId)!;
     expect(task.State).toBe('completed');
     expect(task.ExportToS3Task).toEqual({ ContainerFormat: 'ova', DiskImageFormat: 'VMDK', S3Bucket: BUCKET, S3Key: key });
-    expect(task.Tags).toEqual(expect.arrayContaining([{ Key: TAG_MANAGED, Value: 'cdk-vm-export' }]));
+    expect(task.Tags).toEqual(expect.arrayContaining([{ Key: ManagedTag.KEY, Value: ManagedTag.VALUE }]));
     // The execution ended in Succeed, and the bucket ACL holds the service's grant.
     const execution = d.fake.sfn.execution(d.response.PhysicalResourceId);
     expect(execution.status).toBe('SUCCEEDED');
@@ -55,7 +56,7 @@ describe('e2e: deploy against the local AWS stand-in', () => {
   test.each([
     ['citrix', TargetEnvironment.CITRIX],
     ['microsoft', TargetEnvironment.MICROSOFT],
-  ])('2 %s VHD: bare .vhd image at the reported key', async (_name, target) => {
+  ])('2 %s VHD: bare .vhd image at the reported key', async (name, target) => {
     const d = await deploy(synth({ target }));
     await d.fake.settle();
 
@@ -66,7 +67,8 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     expect(d.dep.output('ImageKey', waitConditionData(d))).toBe(key);
     expect(d.fake.s3.bucket(BUCKET).objects.has(key)).toBe(true);
     const task = d.fake.ec2.tasks.get(taskId)!;
-    expect(task.InstanceExportDetails.TargetEnvironment).toBe(target);
+    // The EC2 API's value: SPEC section 3, CreateInstanceExportTask `TargetEnvironment`: `vmware` | `citrix` | `microsoft`.
+    expect(task.InstanceExportDetails.TargetEnvironment).toBe(name);
     expect(task.ExportToS3Task).toEqual({ DiskImageFormat: 'VHD', S3Bucket: BUCKET, S3Key: key });
   });
 
@@ -182,7 +184,7 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     const created = creates.find((c) => c.outcome === 'ok')!;
     expect(created.at).toBeGreaterThan(15 * 60);
     expect(created.at).toBeGreaterThanOrEqual(20 * 60);
-    expect(d.fake.ec2.tasksTagged(TAG_MANAGED, 'cdk-vm-export')[0].State).toBe('completed');
+    expect(d.fake.ec2.tasksTagged(ManagedTag.KEY, ManagedTag.VALUE)[0].State).toBe('completed');
   });
 
   test('10 environment-agnostic stack in an unlisted region: default canonical ID granted and accepted', async () => {

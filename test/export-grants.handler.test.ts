@@ -13,10 +13,13 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { prepare } from '../lambda/export-task';
+import { EXPORT_GRANTS_VARIABLE as ENV_EXPORT_GRANTS, Errors } from './support/documented-names';
 import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
-import { ENV_EXPORT_GRANTS, ERROR_INVALID_INPUT, ERROR_THROTTLED, WorkflowInput } from '../lambda/shared/contract';
+import { WorkflowInput } from '../lambda/shared/contract';
 import { checkExportGrant, matchingTagGrant, parseExportGrants } from '../lambda/shared/export-grants';
 
+/** Expected error names: the README's, copied in test/support/documented-names.ts. */
+const { INVALID_INPUT: ERROR_INVALID_INPUT, THROTTLED: ERROR_THROTTLED } = Errors;
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
 const clients = { ec2: new EC2Client({ region: 'eu-west-1' }), s3: new S3Client({ region: 'eu-west-1' }) };

@@ -85,12 +85,39 @@ async function decision(policies: any[], call: Call): Promise<string> {
   return response.overallResult;
 }
 
-async function expectDecisions(prefix: string, allowed: Call[], denied: Call[]): Promise<void> {
-  const policies = policiesOf(prefix);
-  const label = (c: Call) => `${c.action} ${c.resource}`;
-  const got = async (calls: Call[]) => Promise.all(calls.map(async (c) => `${label(c)}: ${await decision(policies, c)}`));
-  expect(await got(allowed)).toEqual(allowed.map((c) => `${label(c)}: Allowed`));
-  expect(await got(denied)).toEqual(denied.map((c) => `${label(c)}: ImplicitlyDenied`));
+/** The calls a role's code makes (allowed) and calls outside its job (denied). */
+interface RoleCalls {
+  /** The logical id prefix of the role. */
+  readonly prefix: string;
+  readonly allowed: Call[];
+  readonly denied: Call[];
+}
+
+const label = (c: Call) => `${c.action} ${c.resource}`;
+
+async function decisions(policies: any[], calls: Call[]): Promise<string[]> {
+  return Promise.all(calls.map(async (c) => `${label(c)}: ${await decision(policies, c)}`));
+}
+
+async function expectDecisions(role: RoleCalls): Promise<void> {
+  const policies = policiesOf(role.prefix);
+  expect(await decisions(policies, role.allowed)).toEqual(role.allowed.map((c) => `${label(c)}: Allowed`));
+  expect(await decisions(policies, role.denied)).toEqual(role.denied.map((c) => `${label(c)}: ImplicitlyDenied`));
+}
+
+/** Each statement of the role's policies, with the calls that are no longer allowed without it. */
+async function callsLostPerStatement(role: RoleCalls): Promise<Array<{ sid: string; lost: number }>> {
+  const policies = policiesOf(role.prefix);
+  const result: Array<{ sid: string; lost: number }> = [];
+  for (const [p, policy] of policies.entries()) {
+    for (const [i, statement] of policy.Statement.entries()) {
+      const without = policies.map((doc, j) => (j !== p ? doc : { ...doc, Statement: doc.Statement.filter((_: unknown, k: number) => k !== i) }));
+      const got = await decisions(without, role.allowed);
+      const lost = got.filter((g) => !g.endsWith(': Allowed')).length;
+      result.push({ sid: `${role.prefix} #${p}.${i} ${[].concat(statement.Action).join(',')}`, lost });
+    }
+  }
+  return result;
 }
 
 /** The bucket reads of the preflight (lambda/shared/preflight.ts, bucket-settings.ts). */
@@ -128,9 +155,27 @@ test('every action and service condition key the policies use exists in the Serv
   expect(missing).toEqual([]);
 });
 
-test('the workflow\'s export-task function: preflight, start, cancel, backstop; nothing else', async () => {
-  const logGroup = arn('logs', `log-group:${dep.logicalIdsOf('AWS::Logs::LogGroup').find((id) => id.includes('ExportTaskLogs'))}:log-stream:2026/11/30/x`);
-  await expectDecisions('VmExportWorkflowExportTaskRole', [
+/** What Lambda does with the function's role: write the function's own log group. */
+function logWrites(logGroupIdPart: string): Call[] {
+  const id = dep.logicalIdsOf('AWS::Logs::LogGroup').find((g) => g.includes(logGroupIdPart));
+  const stream = arn('logs', `log-group:${id}:log-stream:2026/11/30/[$LATEST]0123`);
+  return [{ action: 'logs:CreateLogStream', resource: stream }, { action: 'logs:PutLogEvents', resource: stream }];
+}
+
+/**
+ * What Step Functions does with the state machine's role when logging and tracing are on
+ * (Step Functions developer guide, "IAM policies for logging to CloudWatch Logs" and "X-Ray"):
+ * these actions support no resource-level permissions, so the resource is `*`.
+ */
+const serviceLogDeliveryAndTracing: Call[] = [
+  'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+  'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+].map((action) => ({ action, resource: '*' }));
+
+const EXPORT_TASK_ROLE: RoleCalls = {
+  prefix: 'VmExportWorkflowExportTaskRole',
+  allowed: [
     ...describes,
     ...preflightReads(ownedBucket),
     ...preflightReads(IMPORTED),
@@ -138,20 +183,21 @@ test('the workflow\'s export-task function: preflight, start, cancel, backstop; 
     ...createTask(DB),
     cancelManaged,
     { action: 'states:DescribeExecution', resource: arn('states', `execution:${machineName}:vmx-0123`) },
-    { action: 'logs:CreateLogStream', resource: logGroup },
-    { action: 'logs:PutLogEvents', resource: logGroup },
-  ], [
+    ...logWrites('ExportTaskLogs'),
+  ],
+  denied: [
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'instance/i-0aaaaaaaaaaaaaaaa') },
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'export-instance-task/*') },
     cancelUntagged,
     otherBucketRead,
     { action: 's3:PutObject', resource: `arn:aws:s3:::${ownedBucket}/exports/x.ova` },
     { action: 'states:DescribeExecution', resource: arn('states', 'execution:SomeoneElsesMachine:x') },
-  ]);
-});
+  ],
+};
 
-test('the export provider: preflight, start and stop executions, the no-wait start, cancel, rollback check, opt-in delete', async () => {
-  await expectDecisions('VmExportInstanceExportProviderHandlerRole', [
+const PROVIDER_ROLE: RoleCalls = {
+  prefix: 'VmExportInstanceExportProviderHandlerRole',
+  allowed: [
     ...describes,
     ...preflightReads(ownedBucket),
     ...preflightReads(IMPORTED),
@@ -162,7 +208,9 @@ test('the export provider: preflight, start and stop executions, the no-wait sta
     cancelManaged,
     { action: 'cloudformation:DescribeStacks', resource: dep.stackId },
     { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/exports/${TASK}.vhd` },
-  ], [
+    ...logWrites('ExportProviderHandlerLogs'),
+  ],
+  denied: [
     // The export that waits is started by the workflow, not by the provider.
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${WEB}`) },
     cancelUntagged,
@@ -170,11 +218,12 @@ test('the export provider: preflight, start and stop executions, the no-wait sta
     { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/elsewhere/${TASK}.vhd` },
     { action: 's3:DeleteObject', resource: `arn:aws:s3:::${ownedBucket}/exports/${TASK}.ova` },
     { action: 'states:StartExecution', resource: arn('states', 'stateMachine:SomeoneElsesMachine') },
-  ]);
-});
+  ],
+};
 
-test('the bucket grant: the ACL of both buckets, the imported bucket\'s policy, reads of the owned one\'s', async () => {
-  await expectDecisions('VmExportBucketGrantProviderHandlerRole', [
+const BUCKET_GRANT_ROLE: RoleCalls = {
+  prefix: 'VmExportBucketGrantProviderHandlerRole',
+  allowed: [
     { action: 's3:GetBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
     { action: 's3:PutBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
     { action: 's3:GetBucketPolicy', resource: `arn:aws:s3:::${ownedBucket}` },
@@ -184,23 +233,86 @@ test('the bucket grant: the ACL of both buckets, the imported bucket\'s policy, 
     { action: 's3:PutBucketPolicy', resource: `arn:aws:s3:::${IMPORTED}` },
     { action: 's3:DeleteBucketPolicy', resource: `arn:aws:s3:::${IMPORTED}` },
     ...preflightReads(IMPORTED).slice(0, 3),
-  ], [
+    ...logWrites('BucketGrantProviderHandlerLogs'),
+  ],
+  denied: [
     // CloudFormation owns the owned bucket's policy.
     { action: 's3:PutBucketPolicy', resource: `arn:aws:s3:::${ownedBucket}` },
     { action: 's3:PutBucketAcl', resource: 'arn:aws:s3:::someone-elses-bucket' },
     { action: 's3:GetObject', resource: `arn:aws:s3:::${IMPORTED}/exports/x.ova` },
-  ]);
-});
+  ],
+};
 
-test('the state machine: its function, the poll, the outcome events; nothing else', async () => {
-  const fn = String(dep.refs[`${dep.logicalIdsOf('AWS::Lambda::Function').find((id) => id.includes('ExportTaskFunction'))}.Arn`]);
-  await expectDecisions('VmExportWorkflowStateMachineRole', [
+const fn = String(dep.refs[`${dep.logicalIdsOf('AWS::Lambda::Function').find((id) => id.includes('ExportTaskFunction'))}.Arn`]);
+const STATE_MACHINE_ROLE: RoleCalls = {
+  prefix: 'VmExportWorkflowStateMachineRole',
+  allowed: [
     { action: 'lambda:InvokeFunction', resource: fn },
     { action: 'ec2:DescribeExportTasks', resource: '*' },
     { action: 'events:PutEvents', resource: arn('events', 'event-bus/default') },
-  ], [
+    ...serviceLogDeliveryAndTracing,
+  ],
+  denied: [
     { action: 'lambda:InvokeFunction', resource: arn('lambda', 'function:SomeoneElsesFunction') },
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${WEB}`) },
     { action: 'events:PutEvents', resource: arn('events', 'event-bus/other-bus') },
-  ]);
+  ],
+};
+
+/**
+ * The aws-cdk-lib Provider framework's function in front of each handler (custom-resources'
+ * Provider): it invokes the handler, and reads it to wait until it is active.
+ */
+function frameworkRole(name: string): RoleCalls {
+  const handler = dep.logicalIdsOf('AWS::Lambda::Function').find((id) => id.startsWith(`VmExport${name}ProviderHandler`));
+  const handlerArn = String(dep.refs[`${handler}.Arn`]);
+  return {
+    prefix: `VmExport${name}ProviderframeworkonEventServiceRole`,
+    allowed: [{ action: 'lambda:InvokeFunction', resource: handlerArn }, { action: 'lambda:GetFunction', resource: handlerArn }],
+    denied: [{ action: 'lambda:InvokeFunction', resource: arn('lambda', 'function:SomeoneElsesFunction') }],
+  };
+}
+const BUCKET_GRANT_FRAMEWORK_ROLE = frameworkRole('BucketGrant');
+const PROVIDER_FRAMEWORK_ROLE = frameworkRole('InstanceExport');
+
+const SIMULATED_ROLES: Array<[string, RoleCalls]> = [
+  ['export-task function', EXPORT_TASK_ROLE],
+  ['export provider', PROVIDER_ROLE],
+  ['bucket grant', BUCKET_GRANT_ROLE],
+  ['state machine', STATE_MACHINE_ROLE],
+  ['bucket grant\'s provider framework', BUCKET_GRANT_FRAMEWORK_ROLE],
+  ['export provider\'s provider framework', PROVIDER_FRAMEWORK_ROLE],
+];
+
+test('every role of the stack is simulated', () => {
+  const roles = dep.logicalIdsOf('AWS::IAM::Role');
+  const unsimulated = roles.filter((id) => !SIMULATED_ROLES.some(([, r]) => id.startsWith(r.prefix)));
+  expect(roles.length).toBe(SIMULATED_ROLES.length);
+  expect(unsimulated).toEqual([]);
+});
+
+test.each(SIMULATED_ROLES.slice(4))('the %s: invokes its handler; nothing else', async (_name, role) => {
+  await expectDecisions(role);
+});
+
+test('the workflow\'s export-task function: preflight, start, cancel, backstop; nothing else', async () => {
+  await expectDecisions(EXPORT_TASK_ROLE);
+});
+
+test('the export provider: preflight, start and stop executions, the no-wait start, cancel, rollback check, opt-in delete', async () => {
+  await expectDecisions(PROVIDER_ROLE);
+});
+
+test('the bucket grant: the ACL of both buckets, the imported bucket\'s policy, reads of the owned one\'s', async () => {
+  await expectDecisions(BUCKET_GRANT_ROLE);
+});
+
+test('the state machine: its function, the poll, the outcome events; nothing else', async () => {
+  await expectDecisions(STATE_MACHINE_ROLE);
+});
+
+test.each(SIMULATED_ROLES)('every statement of the %s role is needed: without it, a call the code makes is denied', async (_name, role) => {
+  const statements = await callsLostPerStatement(role);
+  expect(statements.length).toBeGreaterThan(0);
+  expect(statements.filter((s) => s.lost === 0)).toEqual([]);
 });

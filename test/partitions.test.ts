@@ -14,11 +14,13 @@ import 'aws-sdk-client-mock-jest';
 import { BUCKET, OWNER, OWNER_FULL_CONTROL, createEvent, props, updateEvent } from './bucket-grant.fixtures';
 import { onEvent } from '../lambda/bucket-grant/index';
 import { parseProperties, refuseGuessedCanonicalId } from '../lambda/bucket-grant/properties';
-import { ERROR_INVALID_INPUT } from '../lambda/shared/contract';
 import { runPreflight } from '../lambda/shared/preflight';
 import { VmExportBucket, VmExportCanonicalIds } from '../src';
 import { partitionWithoutCanonicalId } from '../src/canonical-id-table';
+import { Errors } from './support/documented-names';
 
+/** Expected error names: the README's, copied in test/support/documented-names.ts. */
+const { INVALID_INPUT: ERROR_INVALID_INPUT } = Errors;
 const DEFAULT_ID = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
 const GIVEN_ID = 'ab'.repeat(32);
 

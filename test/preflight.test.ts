@@ -5,14 +5,17 @@
  * the `Client.` prefix, and the task ids adoptExportTaskId accepts.
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { Errors } from './support/documented-names';
 import { awsError, createFakeAws, FakeAws, FakeInstanceSpec } from './support/fake-aws';
 import { specCanonicalId } from './support/spec-canonical-ids';
-import { ERROR_EXPORT_REJECTED, ERROR_INVALID_INPUT, ERROR_PREFLIGHT_FAILED, WorkflowInput } from '../lambda/shared/contract';
+import { WorkflowInput } from '../lambda/shared/contract';
 import { isRejection, mapStartError } from '../lambda/shared/ec2-errors';
 import { startExport } from '../lambda/shared/export-task';
 import { normalizeRequest } from '../lambda/shared/normalize';
 import { checkInstance, runPreflight } from '../lambda/shared/preflight';
 
+/** Expected error names: the README's, copied in test/support/documented-names.ts. */
+const { EXPORT_REJECTED: ERROR_EXPORT_REJECTED, INVALID_INPUT: ERROR_INVALID_INPUT, PREFLIGHT_FAILED: ERROR_PREFLIGHT_FAILED } = Errors;
 const REGION = 'eu-west-1';
 const INSTANCE = 'i-0123456789abcdef0';
 const BUCKET = 'vm-exports';

@@ -14,10 +14,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ts from 'typescript';
 import { executionArnFor } from '../lambda/export-provider';
 import * as library from '../src';
+// The source table is what the README's table is generated from (an input here, not an expectation).
 import { CANONICAL_ID_ROWS } from '../src/canonical-id-table';
-import { TAG_MANAGED } from '../src/export-constants';
 import { renderCanonicalIdTable, tableInReadme, withGeneratedTable } from './support/canonical-id-readme';
+import { ManagedTag } from './support/documented-names';
 import { fencedBlocks, snippetStackModule } from './support/readme-snippets';
+import { SPEC_CANONICAL_IDS, SPEC_DEFAULT_CANONICAL_ID, specCanonicalId } from './support/spec-canonical-ids';
 
 const ROOT = path.join(__dirname, '..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -113,7 +115,7 @@ describe('README: Install', () => {
     expect(block).toBeDefined();
     const tasks = [...block.code.matchAll(/npx projen ([\w:-]+)/g)].map((m) => m[1]);
     expect(tasks).toEqual(['bundle', 'compile', 'package:js']);
-    for (const task of tasks) expect(TASKS[task]).toBeDefined();
+    for (const task of tasks) expect(TASKS[task]?.name).toBe(task);
     const tarball = `${PACKAGE.name}@${PACKAGE.version}.jsii.tgz`;
     expect(tarball).toBe('cdk-vm-export@0.0.0.jsii.tgz');
     expect(block.code).toContain(`npm install ../cdk-vm-export/dist/js/${tarball}`);
@@ -180,15 +182,15 @@ describe('README: the canonical-ID table', () => {
   });
 
   test('one row per region code plus the default; the count the README states', () => {
-    const codes = CANONICAL_ID_ROWS.flatMap((r) => r.regions);
+    const codes = SPEC_CANONICAL_IDS.map(([code]) => code);
     const rows = renderCanonicalIdTable().split('\n').slice(2);
     expect(rows).toHaveLength(codes.length + 1);
     expect(library.VmExportCanonicalIds.knownRegions().length).toBe(codes.length);
     expect(section('## Canonical IDs per region')).toMatch(new RegExp(`covers the ${codes.length} region\\s+codes`));
     for (const code of codes) {
-      expect(renderCanonicalIdTable()).toContain(`| \`${code}\` | \`${library.VmExportCanonicalIds.forRegion(code)}\` |`);
+      expect(renderCanonicalIdTable()).toContain(`| \`${code}\` | \`${specCanonicalId(code)}\` |`);
     }
-    expect(rows[rows.length - 1]).toContain(library.VmExportCanonicalIds.DEFAULT);
+    expect(rows[rows.length - 1]).toContain(SPEC_DEFAULT_CANONICAL_ID);
   });
 });
 
@@ -214,7 +216,7 @@ describe('README: watching a running export', () => {
     const [[logicalId]] = resourcesOf(stack, 'Custom::VmInstanceExport');
     expect(logicalId.startsWith('WebServerExport')).toBe(true);
     expect(watch).toContain('ResourceType==\'Custom::VmInstanceExport\' && starts_with(LogicalResourceId, \'WebServerExport\')');
-    expect(watch).toContain(`Tags[?Key=='${TAG_MANAGED}']`);
+    expect(watch).toContain(`Tags[?Key=='${ManagedTag.KEY}']`);
     for (const command of ['aws stepfunctions describe-execution', 'aws stepfunctions get-execution-history', 'aws ec2 describe-export-tasks']) {
       expect(watch).toContain(command);
     }

@@ -46,7 +46,7 @@ describe('the README\'s Python example', () => {
   test('there is one, in "A complete example", next to the TypeScript one', () => {
     expect(pythonBlocks.length).toBeGreaterThanOrEqual(1);
     expect(mainPython).toBeDefined();
-    expect(mainTs).toBeDefined();
+    expect(mainTs.code).toMatch(/^import \{[^}]*\} from 'cdk-vm-export';$/m);
     expect(mainPython.code).toMatch(/^from cdk_vm_export import /m);
   });
 

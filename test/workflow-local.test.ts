@@ -5,8 +5,9 @@
 import './setup/with-resolvers';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { WorkflowErrors as E, WorkflowStateNames as N } from '../src/export-workflow-names';
+import { WorkflowErrors } from '../src/export-workflow-names';
 import { InstanceExportWorkflow } from '../src/instance-export-workflow';
+import { Errors, StateNames as N } from './support/documented-names';
 import {
   AslDefinition,
   LocalHandler,
@@ -16,6 +17,16 @@ import {
   definitionFromTemplate,
   runLocal,
 } from './support/local-sfn';
+
+/**
+ * Error names: the documented ones (README), plus the two internal names the export branch hands
+ * to Finish, which no document names and which therefore still come from src/.
+ */
+const E = {
+  ...Errors,
+  INTERNAL_COMPLETED: WorkflowErrors.INTERNAL_COMPLETED,
+  INTERNAL_CANCELLED: WorkflowErrors.INTERNAL_CANCELLED,
+} as const;
 
 const TASK_ID = 'export-i-0123456789abcdef0';
 const HOUR = 3600;

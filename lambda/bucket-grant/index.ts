@@ -100,7 +100,7 @@ async function writeChanges(
 /** Logs what a departing holder removed, handed over or kept (the reason grants stay on a bucket). */
 function log(event: CloudFormationCustomResourceEvent, bucket: string, change: Change | undefined): void {
   const report = change?.report;
-  if (!report || (report.removed.length + report.kept.length === 0 && !report.unrecorded)) return;
+  if (!report || (report.removed.length === 0 && report.kept.length === 0 && !report.unrecorded)) return;
   const note = report.unrecorded
     ? 'no statement of this resource on the bucket (created by an earlier version, or the policy was rewritten): kept every grant'
     : undefined;
@@ -120,8 +120,8 @@ async function createOrUpdate(event: CloudFormationCustomResourceEvent, s3: S3Cl
   }
   const next = holderFor(settings, event);
   const old = previous && holderFor(previous, event);
-  const leaving = old !== undefined && (old.kind !== next.kind || old.canonicalId !== next.canonicalId);
-  const withPolicy = next.kind === 'statement' || old?.kind === 'statement' || leaving;
+  // The policy is read when a statement holder is involved (its record) or the canonical ID changes (other holders of the old one).
+  const withPolicy = next.kind === 'statement' || old?.kind === 'statement' || (old !== undefined && old.canonicalId !== next.canonicalId);
   const change = await changeBucket(s3, bucket, withPolicy, (state) => (old ? update(state, old, next) : join(state, next)), false);
   log(event, bucket, change);
   return { PhysicalResourceId: physicalIdFor(bucket), Data: { CanonicalId: settings.canonicalId } };

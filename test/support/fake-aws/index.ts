@@ -15,7 +15,8 @@
  */
 import { DescribeExportTasksCommand } from '@aws-sdk/client-ec2';
 import { FetchLike, SignalOptions } from '../../../lambda/shared/signal';
-import { WorkflowStateNames as N } from '../../../src/export-workflow-names';
+// The handlers below stand in for the states the README names ("The workflow's states").
+import { StateNames as N } from '../documented-names';
 import { LocalHandler, SimulatedClock } from '../local-sfn';
 import { specCanonicalId } from '../spec-canonical-ids';
 import { createFakeClients, FakeClients } from './client-middleware';
