@@ -27,6 +27,7 @@ import {
   SERVICE_ID,
   sidOf,
   updateEvent,
+  DENY_HTTP,
 } from './bucket-grant.fixtures';
 import { handler, onEvent } from '../lambda/bucket-grant/index';
 
@@ -36,14 +37,6 @@ const s3 = new S3Client({ region: 'us-east-1' });
 const IMPORTED = props({ ManagePolicy: 'true' });
 const BOTH_GRANTS = [OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP'), grant(SERVICE_ID, 'WRITE')];
 
-const DENY_HTTP = {
-  Sid: 'DenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: { AWS: '*' },
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
-  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-};
 
 /** The service statement under `sid`, as the handler writes it. */
 function access(sid: string) {

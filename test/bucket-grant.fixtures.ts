@@ -111,3 +111,13 @@ export function sidOf(added: Array<'READ_ACP' | 'WRITE'> = [], name?: string, lo
 export function s3Error(name: string, message: string, status = 400): S3ServiceException {
   return new S3ServiceException({ name, message, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
 }
+
+/** Someone else's statement on the bucket: deny requests without TLS (a common bucket policy). */
+export const DENY_HTTP = {
+  Sid: 'DenyInsecureTransport',
+  Effect: 'Deny' as const,
+  Principal: { AWS: '*' },
+  Action: 's3:*',
+  Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+};

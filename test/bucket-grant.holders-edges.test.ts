@@ -4,7 +4,7 @@
  * the record. Sids, hashes and canonical IDs are written out (format: holders.ts header).
  */
 import { Grant } from '@aws-sdk/client-s3';
-import { BUCKET, grant, OWNER_FULL_CONTROL, PARTNER_ID, SERVICE_ID } from './bucket-grant.fixtures';
+import { DENY_HTTP, BUCKET, grant, OWNER_FULL_CONTROL, PARTNER_ID, SERVICE_ID } from './bucket-grant.fixtures';
 import { GrantState, Holder, join, leave, parseHolderSid, update } from '../lambda/bucket-grant/holders';
 import { PolicyDocument, PolicyStatement } from '../lambda/bucket-grant/policy';
 
@@ -14,14 +14,6 @@ const OWN = '0a1b2c3d4e5f';
 
 const BOTH_GRANTS: Grant[] = [OWNER_FULL_CONTROL, grant(SERVICE_ID, 'READ_ACP'), grant(SERVICE_ID, 'WRITE')];
 
-const DENY_HTTP: PolicyStatement = {
-  Sid: 'DenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: { AWS: '*' },
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
-  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-};
 
 function holder(kind: Holder['kind'], hash = OWN, sidBase = BASE): Holder {
   return { kind, canonicalId: SERVICE_ID, sidBase, hash, partition: 'aws', bucket: BUCKET };

@@ -18,20 +18,13 @@ import {
   SERVICE_ID,
   sidOf,
   updateEvent,
+  DENY_HTTP,
 } from './bucket-grant.fixtures';
 import { createFakeAws, CreateBucketOptions, FakeAws, FakeBucket } from './support/fake-aws';
 import { onEvent } from '../lambda/bucket-grant/index';
 import { serviceStatement } from '../lambda/bucket-grant/policy';
 import { BUCKET_POLICY_SID, BucketGrantProperties } from '../lambda/shared/contract';
 
-const DENY_HTTP = {
-  Sid: 'DenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: { AWS: '*' },
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
-  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-};
 
 /** What the previous version of the library (and the guide, by hand) put in the policy. */
 const FIXED_SID_STATEMENT = serviceStatement(BUCKET_POLICY_SID, SERVICE_ID, 'aws', BUCKET);

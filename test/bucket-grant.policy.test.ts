@@ -22,6 +22,7 @@ import {
   SERVICE_ID,
   sidOf,
   updateEvent,
+  DENY_HTTP,
 } from './bucket-grant.fixtures';
 import { holderHash, parseHolderSid } from '../lambda/bucket-grant/holders';
 import { onEvent } from '../lambda/bucket-grant/index';
@@ -45,14 +46,6 @@ function ours(id = SERVICE_ID, partition = 'aws', bucket = BUCKET, sid = sidOf()
   };
 }
 
-const DENY_HTTP = {
-  Sid: 'DenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: { AWS: '*' },
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
-  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-};
 
 const LOGS_WRITE = {
   Effect: 'Allow',
