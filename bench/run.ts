@@ -4,9 +4,11 @@
  *   npx ts-node --project bench/tsconfig.json --transpile-only bench/run.ts [--ci] [--with-tests] [--runs=N]
  *
  * Full mode (default): waiting cost (simulated exports vs the Provider framework's waiter),
- * template growth, synth time, handler bundles (size and load time); `--with-tests` adds the
- * test suite's wall time. Writes the output to bench/RESULTS.md.
- * `--ci`: only the cheap subset (template growth, bundle sizes); writes no file.
+ * template growth, Lambda invocations per custom resource event, synth time, handler bundles
+ * (size and load time); `--with-tests` adds the test suite's wall time. Writes the output to
+ * bench/RESULTS.md.
+ * `--ci`: only the cheap subset (template growth, invocations per event, bundle sizes); writes
+ * no file.
  * Exits 1 when a budget is broken (in both modes).
  */
 import '../test/setup/with-resolvers';
@@ -14,6 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { measureBundles } from './bundles';
+import { measureInvocations } from './invocations';
 import { measureSynthTime } from './synth-time';
 import { Section, formatSection, formatSummary } from './table';
 import { measureTemplateGrowth } from './template-growth';
@@ -42,7 +45,7 @@ function parseArgs(argv: string[]): Options {
 function header(options: Options): string {
   const cpus = os.cpus();
   const mode = options.ci
-    ? 'CI subset (--ci): template growth, bundle sizes'
+    ? 'CI subset (--ci): template growth, invocations per custom resource event, bundle sizes'
     : `full${options.withTests ? ' with the test suite' : ' (test suite skipped: --with-tests)'}, ${options.runs} runs per timing`;
   return [
     '# cdk-vm-export benchmark',
@@ -80,6 +83,7 @@ async function main(): Promise<number> {
 
   if (!options.ci) emit(await timed('waiting cost', timings, measureWaitingCost));
   emit(await timed('template growth', timings, measureTemplateGrowth));
+  emit(await timed('invocations', timings, measureInvocations));
   if (!options.ci) emit(await timed('synth time', timings, () => measureSynthTime(options.runs)));
   emit(await timed('bundles', timings, () => measureBundles(options.ci ? 0 : options.runs)));
   if (!options.ci && options.withTests) emit(await timed('test suite', timings, measureTestSuite));

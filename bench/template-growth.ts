@@ -2,18 +2,29 @@
  * Template growth: resources and bytes of a stack with 1, 10 and 50 `InstanceExport`s (sharing
  * one VmExportBucket, and so one workflow and one provider), and what each extra export adds,
  * in a stack with a known region and in an environment-agnostic stack (region and account are
- * tokens: the canonical ID is a deploy-time value there).
+ * tokens: the canonical ID is a deploy-time value there). Also the fixed footprint (issue 12):
+ * resources of a stack with only a VmExportBucket, and resources and Lambda functions of the
+ * bucket plus its first export.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Section, Verdict, bytes, int } from './table';
+import { Section, Verdict, bytes, int, verdictCell } from './table';
 import { TargetEnvironment } from '../src/export-formats';
 import { InstanceExport } from '../src/instance-export';
 import { VmExportBucket } from '../src/vm-export-bucket';
 
 export const TEMPLATE_BUDGETS = {
+  /**
+   * Resources of a stack with only a VmExportBucket: 7 (the bucket, its policy, the
+   * Custom::VmExportBucketGrant resource, and its handler: role, policy, log group, function).
+   */
+  BUCKET_ONLY_RESOURCES: 7,
+  /** Resources of a stack with a VmExportBucket and its first InstanceExport: 22. */
+  FIRST_EXPORT_RESOURCES: 22,
+  /** AWS::Lambda::Function resources of a stack with a VmExportBucket and its first InstanceExport: 3. */
+  FIRST_EXPORT_FUNCTIONS: 3,
   /**
    * Resources one more export may add: 4 (the export, the wait condition handle, the wait
    * condition, and the Custom::VmExportAttributes resource that reads the wait condition's Data
@@ -62,20 +73,41 @@ export interface TemplateSize {
   readonly exports: number;
   readonly resources: number;
   readonly bytes: number;
+  /** AWS::Lambda::Function resources. */
+  readonly functions: number;
+  /** Resources by type. */
+  readonly types: Record<string, number>;
 }
 
-/** Synthesizes a stack with `count` exports (in a temporary directory) and measures its template. */
+const LAMBDA_FUNCTION = 'AWS::Lambda::Function';
+
+/** Resources by type of a template. */
+export function resourceTypes(template: any): Record<string, number> {
+  const types: Record<string, number> = {};
+  for (const resource of Object.values<any>(template.Resources ?? {})) {
+    types[resource.Type] = (types[resource.Type] ?? 0) + 1;
+  }
+  return types;
+}
+
+/**
+ * Synthesizes a stack with `count` exports (in a temporary directory) and measures its template;
+ * `count` 0 is a stack with only the VmExportBucket.
+ */
 export function templateSize(count: number, kind: StackKind = StackKind.KNOWN_REGION): TemplateSize {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-vm-export-bench-'));
   try {
     const app = new App({ outdir });
     const stack = buildExportStack(app, count, kind);
     const template = app.synth().getStackByName(stack.stackName).template;
+    const types = resourceTypes(template);
     return {
       kind,
       exports: count,
       resources: Object.keys(template.Resources ?? {}).length,
       bytes: Buffer.byteLength(JSON.stringify(template)),
+      functions: types[LAMBDA_FUNCTION] ?? 0,
+      types,
     };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
@@ -91,10 +123,40 @@ export function perExtraExport(first: TemplateSize, s: TemplateSize): { resource
 /** The template-growth benchmark, in both kinds of stack. */
 export function measureTemplateGrowth(): Section {
   const rows: string[][] = [];
+  const footprintRows: string[][] = [];
   const verdicts: Verdict[] = [];
+  const footprints: Array<{ kind: StackKind; bucketOnly: TemplateSize; first: TemplateSize }> = [];
   for (const kind of STACK_KINDS) {
     const sizes = EXPORT_COUNTS.map((count) => templateSize(count, kind));
     const first = sizes[0];
+    const bucketOnly = templateSize(0, kind);
+    footprints.push({ kind, bucketOnly, first });
+    const bucketOk = bucketOnly.resources <= TEMPLATE_BUDGETS.BUCKET_ONLY_RESOURCES;
+    const firstOk = first.resources <= TEMPLATE_BUDGETS.FIRST_EXPORT_RESOURCES;
+    const functionsOk = first.functions <= TEMPLATE_BUDGETS.FIRST_EXPORT_FUNCTIONS;
+    footprintRows.push(
+      [kind, 'VmExportBucket only', int(bucketOnly.resources), `≤ ${TEMPLATE_BUDGETS.BUCKET_ONLY_RESOURCES}`,
+        int(bucketOnly.functions), '—', verdictCell(bucketOk)],
+      [kind, `VmExportBucket + ${first.exports} InstanceExport`, int(first.resources), `≤ ${TEMPLATE_BUDGETS.FIRST_EXPORT_RESOURCES}`,
+        int(first.functions), `≤ ${TEMPLATE_BUDGETS.FIRST_EXPORT_FUNCTIONS}`, verdictCell(firstOk && functionsOk)],
+    );
+    verdicts.push(
+      {
+        budget: `${kind}: resources, VmExportBucket alone ≤ ${TEMPLATE_BUDGETS.BUCKET_ONLY_RESOURCES}`,
+        measured: int(bucketOnly.resources),
+        ok: bucketOk,
+      },
+      {
+        budget: `${kind}: resources, VmExportBucket + first InstanceExport ≤ ${TEMPLATE_BUDGETS.FIRST_EXPORT_RESOURCES}`,
+        measured: int(first.resources),
+        ok: firstOk,
+      },
+      {
+        budget: `${kind}: Lambda functions (${LAMBDA_FUNCTION}), VmExportBucket + first InstanceExport ≤ ${TEMPLATE_BUDGETS.FIRST_EXPORT_FUNCTIONS}`,
+        measured: int(first.functions),
+        ok: functionsOk,
+      },
+    );
     for (const s of sizes) {
       const per = s === first ? undefined : perExtraExport(first, s);
       rows.push([
@@ -121,14 +183,34 @@ export function measureTemplateGrowth(): Section {
       });
     }
   }
+  const types = [...new Set(footprints.flatMap((f) => [...Object.keys(f.bucketOnly.types), ...Object.keys(f.first.types)]))].sort();
+  const typeRows = types.map((type) => [
+    type,
+    ...footprints.flatMap((f) => [int(f.bucketOnly.types[type] ?? 0), int(f.first.types[type] ?? 0)]),
+  ]);
+  typeRows.push(['total', ...footprints.flatMap((f) => [int(f.bucketOnly.resources), int(f.first.resources)])]);
   return {
     title: 'Template growth',
-    tables: [{
-      headers: ['stack', 'InstanceExports', 'resources', 'template bytes', 'resources per extra export', 'bytes per extra export'],
-      rows,
-    }],
+    tables: [
+      {
+        headers: ['stack', 'contents', 'resources', 'resources budget', 'Lambda functions', 'functions budget', 'verdict'],
+        rows: footprintRows,
+        alignRight: [false, false, true, true, true, true, false],
+      },
+      {
+        headers: ['resource type', ...footprints.flatMap((f) => [`${f.kind}: bucket only`, `${f.kind}: bucket + 1 export`])],
+        rows: typeRows,
+      },
+      {
+        headers: ['stack', 'InstanceExports', 'resources', 'template bytes', 'resources per extra export', 'bytes per extra export'],
+        rows,
+      },
+    ],
     notes: [
-      'One stack, one VmExportBucket, n InstanceExports (VMware, default options) sharing the stack\'s workflow and provider; ' +
+      'Footprint (issue 12): a stack with only a VmExportBucket, and the same stack with its first InstanceExport ' +
+      '(VMware, default options), which adds the export\'s own resources, the stack\'s export workflow (the bucket grant\'s custom resource function serves the export too); ' +
+      'Lambda functions = AWS::Lambda::Function resources. The second table lists the resources of both by type.',
+      'One stack, one VmExportBucket, n InstanceExports (VMware, default options) sharing the stack\'s workflow and custom resource function; ' +
       'bytes = UTF-8 bytes of JSON.stringify(template) of the synthesized template; per extra export = (x(n) − x(1)) / (n − 1).',
       'Known region: `env: { account: \'123456789012\', region: \'us-east-1\' }`. Environment-agnostic: no `env` ' +
       '(the bucket\'s canonical ID is chosen at deploy time by conditions on AWS::Region, defined once in the stack).',

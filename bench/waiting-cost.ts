@@ -30,11 +30,12 @@ export const SFN_PRICE_PER_TRANSITION = 0.025 / 1000;
 export const LAMBDA_PRICE_PER_REQUEST = 0.20 / 1_000_000;
 
 /**
- * Lambda invocations of the custom resource Create, the same for both: the Provider framework's
- * onEvent function plus the user onEvent handler (this library's export-provider, or the
- * baseline's own handler).
+ * Lambda invocations of the custom resource Create. This library: 1 (CloudFormation invokes the
+ * handler, which answers itself). The Provider framework baseline: 2 (the framework's onEvent
+ * function, then the user's onEvent handler).
  */
-const CREATE_INVOCATIONS = 2;
+const CREATE_INVOCATIONS = 1;
+const PROVIDER_CREATE_INVOCATIONS = 2;
 
 /** The Provider framework's defaults and limits (custom-resources/lib/provider-framework/provider.d.ts). */
 export const PROVIDER = {
@@ -122,7 +123,7 @@ export function providerBaseline(completesAfter: number): ProviderEstimate {
       completes: true,
       polls,
       transitions: polls,
-      lambdaInvocations: CREATE_INVOCATIONS + 2 * polls,
+      lambdaInvocations: PROVIDER_CREATE_INVOCATIONS + 2 * polls,
       lambdaWhilePolling: 2 * polls,
       lagSeconds: seenAtPoll * interval - completesAfter,
     };
@@ -135,7 +136,7 @@ export function providerBaseline(completesAfter: number): ProviderEstimate {
     completes: false,
     polls,
     transitions: polls + 1,
-    lambdaInvocations: CREATE_INVOCATIONS + 2 * polls + 1,
+    lambdaInvocations: PROVIDER_CREATE_INVOCATIONS + 2 * polls + 1,
     lambdaWhilePolling: 2 * polls,
   };
 }
@@ -377,7 +378,7 @@ export async function measureWaitingCost(): Promise<Section> {
     '`active` until T seconds after the start, then `completed`. The Deadline branch is held back (real-time wait) so that it never fires.',
     `Pass-through fakes bound to Task states without a dedicated fake: ${passThrough.length > 0 ? passThrough.join(', ') : 'none'}.`,
     'Transitions: states entered plus retries (what Standard workflows bill). Lambda invocations include the custom resource ' +
-    `Create in both columns (${CREATE_INVOCATIONS}: framework onEvent + user onEvent). "While polling": after the export task started, before its completion was seen.`,
+    `Create: ${CREATE_INVOCATIONS} for this library (its handler answers CloudFormation itself), ${PROVIDER_CREATE_INVOCATIONS} for the Provider baseline (framework onEvent + user onEvent). "While polling": after the export task started, before its completion was seen.`,
     'Detection lag: from the fake\'s completion time to the first DescribeExportTasks that returns `completed`.',
     `Provider baseline (a model, not a run): \`isCompleteHandler\` with the default ${PROVIDER.QUERY_INTERVAL_SECONDS} s queryInterval and the ` +
     `maximum ${PROVIDER.MAX_TOTAL_TIMEOUT_SECONDS / 60} min totalTimeout (default 30 min); waiter = one Task retried every interval (backoff 1, ` +

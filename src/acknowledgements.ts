@@ -1,10 +1,10 @@
-import { CfnResource, Stack, Token, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, custom_resources as cr } from 'aws-cdk-lib';
+import { CfnResource, Stack, Token, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
  * Acknowledgements of compliance-rule findings (cdk-nag's AwsSolutions, NIST 800-53 R5 and
- * HIPAA Security packs) that the VM Import/Export service or the CDK Provider framework force
- * on the library's own resources, each with the reason a security reviewer gets to read.
+ * HIPAA Security packs) that the VM Import/Export service and the AWS APIs force on the
+ * library's own resources, each with the reason a security reviewer gets to read.
  *
  * They are recorded through aws-cdk-lib's validation acknowledgement mechanism (construct
  * metadata under `Validations.ACKNOWLEDGED_RULES_METADATA_KEY`), which rule packs read; the
@@ -34,11 +34,10 @@ export const REASONS = {
   functionVersions: 'lambda:InvokeFunction on <function ARN>:* covers versions and aliases of the library\'s own function only.',
   exportObjects: 'Exported object keys contain the export task id, known only at deploy time; deletion is limited to the export\'s own prefix in its bucket.',
   lambdaRuntime: 'The handlers use aws-cdk-lib\'s determineLatestNodeRuntime (the newest Node.js runtime available in every region, China and GovCloud included), never older than Node.js 22.',
-  frameworkRuntime: 'The function belongs to aws-cdk-lib\'s custom resource Provider framework, which picks its own runtime; the library cannot set it.',
-  frameworkManagedPolicy: 'The role belongs to aws-cdk-lib\'s custom resource Provider framework, which attaches AWSLambdaBasicExecutionRole (log writes only); the library cannot replace it.',
+  waitConditionStacks: 'A stack id ends in a UUID CloudFormation assigns at creation; the permission names the stacks whose wait conditions the workflow signals (stack/<name>/*) and only reads their resources (the handle\'s URL, read when signalling so that no execution carries it).',
   inlinePolicy: 'Each policy is created for and attached to exactly one role of the library and is deleted with it; a managed policy would be attachable to other principals.',
-  logGroupKms: 'CloudWatch Logs encrypts log groups at rest with service-owned keys; execution data (which carries the wait condition\'s presigned URL) is excluded from the logs, and a customer-managed KMS key would add a key and key policy to every user\'s stack.',
-  lambdaDlq: 'The function is invoked synchronously (by the Provider framework, CloudFormation\'s custom resource protocol or Step Functions), which reports every failure to the deployment; the one asynchronous caller, the signal backstop\'s EventBridge rule, retries for 2 hours, and a backstop that never runs only leaves the wait condition to time out as it would without it. A dead-letter queue would add a queue to every user\'s stack for no recovery it could perform.',
+  logGroupKms: 'CloudWatch Logs encrypts log groups at rest with service-owned keys; execution data is excluded from the logs, and a customer-managed KMS key would add a key and key policy to every user\'s stack.',
+  lambdaDlq: 'Every failure reaches the deployment without a queue: Step Functions invokes the export function synchronously; the custom resource handlers answer CloudFormation themselves, FAILED with the reason for every error, and an invocation that could not answer is retried by Lambda with the same request (the handlers are idempotent per request); the signal backstop\'s EventBridge rule retries for 2 hours, and a backstop that never runs only leaves the wait condition to time out as it would without it. A dead-letter queue would add a queue to every user\'s stack for no recovery it could perform.',
   lambdaConcurrency: 'The function runs a few times per deployment; reserved concurrency would take capacity from the account\'s unreserved pool and can throttle deployments.',
   lambdaVpc: 'The function only calls AWS APIs (EC2, S3, Step Functions, CloudFormation) and reaches nothing inside a VPC; a VPC would require NAT or endpoints in every user\'s account.',
 } as const;
@@ -52,6 +51,7 @@ const WILDCARD_REASON_BY_ACTION: Array<[RegExp, string]> = [
   [/^states:(StartExecution|DescribeExecution|StopExecution)$/, REASONS.executions],
   [/^lambda:InvokeFunction$/, REASONS.functionVersions],
   [/^s3:DeleteObject$/, REASONS.exportObjects],
+  [/^cloudformation:DescribeStackResource$/, REASONS.waitConditionStacks],
 ];
 
 const NIST = 'NIST.800.53.R5';
@@ -119,25 +119,32 @@ export function acknowledgeServiceConstraints(scope: IConstruct): void {
       continue;
     }
     const owner = child.node.scope ?? child;
-    const inFramework = child.node.scopes.some((s) => s instanceof cr.Provider);
     if (child instanceof lambda.CfnFunction) {
       acknowledge(owner, [
-        { id: 'AwsSolutions-L1', reason: inFramework ? REASONS.frameworkRuntime : REASONS.lambdaRuntime },
+        { id: 'AwsSolutions-L1', reason: REASONS.lambdaRuntime },
         ...both('LambdaDLQ', REASONS.lambdaDlq),
         ...both('LambdaConcurrency', REASONS.lambdaConcurrency),
         ...both('LambdaInsideVPC', REASONS.lambdaVpc),
       ]);
-    } else if (child instanceof iam.CfnRole && inFramework) {
-      acknowledge(owner, [{
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: REASONS.frameworkManagedPolicy,
-      }]);
     } else if (child instanceof iam.CfnPolicy) {
       acknowledge(owner, [...both('IAMNoInlinePolicy', REASONS.inlinePolicy), ...wildcardFindings(child)]);
     } else if (child instanceof logs.CfnLogGroup) {
       acknowledge(owner, both('CloudWatchLogGroupEncrypted', REASONS.logGroupKms));
     }
   }
+}
+
+/**
+ * Records why one wildcard resource of `action` is needed, on `scope` (e.g. the role whose policy
+ * gets it). Unlike acknowledgeServiceConstraints this resolves only the ARN, never a policy
+ * document (resolving a document freezes its statements, which later grants still extend).
+ */
+export function acknowledgeWildcard(scope: IConstruct, action: string, arn: string): void {
+  const reason = reasonForAction(action);
+  if (reason === undefined) {
+    throw new Error(`No acknowledgement reason is recorded for ${action}: add one to WILDCARD_REASON_BY_ACTION.`);
+  }
+  acknowledge(scope, [{ id: `AwsSolutions-IAM5[Resource::${flatten(Stack.of(scope).resolve(arn))}]`, reason }]);
 }
 
 interface ResolvedStatement {

@@ -1,16 +1,25 @@
-import { Duration, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledgeServiceConstraints } from './acknowledgements';
-import { createHandlerProvider } from './handler-provider';
+import { CustomResourceHandler } from './custom-resource-handler';
 
 const PROVIDER_ID = 'VmExportBucketGrantProvider';
 
 /**
  * The custom resource provider that grants the VM Import/Export service account access to
  * export buckets (bucket ACL, and for imported buckets the bucket policy). One per stack,
- * shared by every export bucket in it.
+ * shared by every export bucket in it; its function is the stack's CustomResourceHandler.
  */
 export class BucketGrantProvider extends Construct {
+  /**
+   * True when the stack's provider was asked to grant `bucketArn`: its function may then already
+   * read the bucket's location, ownership controls, encryption and ACL (what the export's
+   * preflight reads), and the export need not grant them again to the same function.
+   */
+  public static readsBucket(scope: IConstruct, bucketArn: string): boolean {
+    const existing = Stack.of(scope).node.tryFindChild(PROVIDER_ID) as BucketGrantProvider | undefined;
+    return existing?.buckets.has(bucketArn) ?? false;
+  }
+
   /** The stack's provider, created on first use. */
   public static of(scope: IConstruct): BucketGrantProvider {
     const stack = Stack.of(scope);
@@ -23,16 +32,13 @@ export class BucketGrantProvider extends Construct {
   /** The service token for `CustomResource`. */
   public readonly serviceToken: string;
 
+  private readonly buckets = new Set<string>();
+
   private constructor(scope: Construct, id: string) {
     super(scope, id);
-    const { handler, serviceToken } = createHandlerProvider(this, {
-      handlerName: 'bucket-grant',
-      description: 'Grants the VM Import/Export service account access to an export bucket',
-      timeout: Duration.minutes(2),
-    });
-    this.handler = handler;
-    this.serviceToken = serviceToken;
-    acknowledgeServiceConstraints(this);
+    const shared = CustomResourceHandler.of(this);
+    this.handler = shared.handler;
+    this.serviceToken = shared.serviceToken;
   }
 
   /**
@@ -47,6 +53,7 @@ export class BucketGrantProvider extends Construct {
    * @param managePolicy also read and write the bucket policy (imported buckets)
    */
   public grantBucket(bucketArn: string, managePolicy: boolean): void {
+    this.buckets.add(bucketArn);
     const actions = [
       's3:GetBucketAcl',
       's3:PutBucketAcl',

@@ -73,6 +73,9 @@ export const SIGNAL_DATA_SEPARATOR = '|';
 /** The custom resource type of an export (served by the export provider). */
 export const EXPORT_RESOURCE_TYPE = 'Custom::VmInstanceExport';
 
+/** The CloudFormation type of the resource that grants the service access to an export bucket. */
+export const BUCKET_GRANT_RESOURCE_TYPE = 'Custom::VmExportBucketGrant';
+
 /**
  * The custom resource type that reads a completed export's attributes from its wait
  * condition's Data (served by the same export provider function; Delete does nothing).

@@ -1,4 +1,4 @@
-import { Duration, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, custom_resources as cr } from 'aws-cdk-lib';
+import { Duration, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { handlerCode } from './handler-assets';
 import { handlerRuntime } from './handler-runtime';
@@ -13,17 +13,20 @@ export interface HandlerProviderOptions {
   readonly timeout: Duration;
 }
 
-/** A bundled onEvent handler and the aws-cdk-lib Provider that calls it. */
+/** A bundled custom resource handler and its service token. */
 export interface HandlerProvider {
   readonly handler: lambda.Function;
   readonly serviceToken: string;
 }
 
 /**
- * Creates, under `scope`, the onEvent handler of a custom resource provider and the Provider.
- * The handler gets an explicit role (log writes scoped to its own log group, no managed policy)
- * and a log group with retention. The construct ids (HandlerRole, HandlerLogs, Handler,
- * ProviderLogs, Provider) are part of the logical ids: keep them.
+ * Creates, under `scope`, the handler of a custom resource provider. The service token is the
+ * function itself: CloudFormation invokes it once per event and the handler answers CloudFormation
+ * itself (lambda/shared/cfn-response.ts), with no Provider framework function in front of it (no
+ * second invocation, no framework log of the event and its properties). The handler gets an
+ * explicit role (log writes scoped to its own log group, no managed policy) and a log group with
+ * retention. The construct ids (HandlerRole, HandlerLogs, Handler) are part of the logical ids:
+ * keep them.
  */
 export function createHandlerProvider(scope: Construct, options: HandlerProviderOptions): HandlerProvider {
   const role = new iam.Role(scope, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -38,9 +41,5 @@ export function createHandlerProvider(scope: Construct, options: HandlerProvider
     logGroup: new logs.LogGroup(scope, 'HandlerLogs', { retention: logs.RetentionDays.ONE_YEAR }),
   });
   handler.logGroup.grantWrite(role);
-  const provider = new cr.Provider(scope, 'Provider', {
-    onEventHandler: handler,
-    logGroup: new logs.LogGroup(scope, 'ProviderLogs', { retention: logs.RetentionDays.ONE_YEAR }),
-  });
-  return { handler, serviceToken: provider.serviceToken };
+  return { handler, serviceToken: handler.functionArn };
 }

@@ -1,8 +1,8 @@
-import { ArnFormat, Aws, Duration, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledgeServiceConstraints } from './acknowledgements';
+import { BucketGrantProvider } from './bucket-grant-provider';
+import { CustomResourceHandler } from './custom-resource-handler';
 import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
-import { createHandlerProvider } from './handler-provider';
 import { InstanceExportWorkflow } from './instance-export-workflow';
 
 const PROVIDER_ID = 'VmExportInstanceExportProvider';
@@ -10,7 +10,8 @@ const PROVIDER_ID = 'VmExportInstanceExportProvider';
 /**
  * The custom resource provider of `InstanceExport`: validates, runs the preflight checks,
  * starts one workflow execution per export and answers CloudFormation at once; stops and
- * cancels on delete. One per stack, shared by every export in it.
+ * cancels on delete. One per stack, shared by every export in it; its function is the stack's
+ * CustomResourceHandler.
  */
 export class InstanceExportProvider extends Construct {
   /**
@@ -25,7 +26,7 @@ export class InstanceExportProvider extends Construct {
     return provider;
   }
 
-  /** The onEvent Lambda function. */
+  /** The Lambda function (the stack's CustomResourceHandler). */
   public readonly handler: lambda.Function;
   /** The service token for `CustomResource`. */
   public readonly serviceToken: string;
@@ -35,16 +36,14 @@ export class InstanceExportProvider extends Construct {
   /** The workflows whose executions the handler may start, describe and stop. */
   private readonly workflows: InstanceExportWorkflow[] = [];
   private startGranted = false;
+  private handleReadGranted = false;
+  private readonly handlerScope: CustomResourceHandler;
 
   private constructor(scope: Construct, id: string, workflow: InstanceExportWorkflow) {
     super(scope, id);
-    const { handler, serviceToken } = createHandlerProvider(this, {
-      handlerName: 'export-provider',
-      description: 'Starts, checks and cancels VM Import/Export instance exports for CloudFormation',
-      timeout: Duration.minutes(5),
-    });
-    this.handler = handler;
-    this.serviceToken = serviceToken;
+    this.handlerScope = CustomResourceHandler.of(this);
+    this.handler = this.handlerScope.handler;
+    this.serviceToken = this.handlerScope.serviceToken;
 
     this.allowWorkflow(workflow);
     this.handler.addToRolePolicy(new iam.PolicyStatement({
@@ -60,7 +59,7 @@ export class InstanceExportProvider extends Construct {
       resources: [Aws.STACK_ID],
     }));
 
-    acknowledgeServiceConstraints(this);
+    this.handlerScope.acknowledge();
   }
 
   /**
@@ -94,22 +93,41 @@ export class InstanceExportProvider extends Construct {
     }));
     if (this.workflows.length > 1) {
       // The new executions/* statement has a wildcard resource: record why.
-      acknowledgeServiceConstraints(this);
+      this.handlerScope.acknowledge();
     }
+  }
+
+  /**
+   * Let the handler read the stack's wait condition handles (once): it hashes a handle's URL
+   * into the workflow input, so that only the executions it starts can have the handle signalled.
+   */
+  public grantWaitConditionReads(): void {
+    if (this.handleReadGranted) {
+      return;
+    }
+    this.handleReadGranted = true;
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ReadWaitConditionHandles',
+      actions: ['cloudformation:DescribeStackResource'],
+      resources: [Aws.STACK_ID],
+    }));
   }
 
   /** Let the handler run the bucket preflight checks (and delete exported objects, if asked). */
   public grantBucket(bucketArn: string, deleteObjectsUnder?: string): void {
     if (!this.grantedBuckets.has(bucketArn)) {
       this.grantedBuckets.add(bucketArn);
-      this.handler.addToRolePolicy(bucketPreflightStatement(bucketArn));
+      // The same function serves the bucket's grant in this stack, whose statement covers the reads.
+      if (!BucketGrantProvider.readsBucket(this, bucketArn)) {
+        this.handler.addToRolePolicy(bucketPreflightStatement(bucketArn));
+      }
     }
     const objects = deleteObjectsUnder === undefined ? undefined : `${bucketArn}/${deleteObjectsUnder}*`;
     if (objects !== undefined && !this.deletableObjects.has(objects)) {
       this.deletableObjects.add(objects);
       this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [objects] }));
       // Only the new wildcard statement needs a fresh look; the walk is not free in big stacks.
-      acknowledgeServiceConstraints(this);
+      this.handlerScope.acknowledge();
     }
   }
 
@@ -130,6 +148,6 @@ export class InstanceExportProvider extends Construct {
     for (const statement of createTaggedExportTaskStatements(this)) {
       this.handler.addToRolePolicy(statement);
     }
-    acknowledgeServiceConstraints(this);
+    this.handlerScope.acknowledge();
   }
 }

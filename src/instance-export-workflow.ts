@@ -9,7 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledgeServiceConstraints } from './acknowledgements';
+import { acknowledgeServiceConstraints, acknowledgeWildcard } from './acknowledgements';
 import { ENV_EXPORT_GRANTS } from './export-constants';
 import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './export-events';
 import { addSignalBackstop } from './export-signal-backstop';
@@ -169,6 +169,8 @@ export class InstanceExportWorkflow extends Construct {
 
   private readonly machine: sfn.StateMachine;
   private readonly functionRole: iam.Role;
+  /** The statement that lets the export-task function read wait condition handles (first use). */
+  private signalStatement?: iam.PolicyStatement;
   private readonly grantedBuckets = new Set<string>();
   private readonly anyInstance: boolean;
   private readonly grantedInstances: string[] = [];
@@ -246,7 +248,7 @@ export class InstanceExportWorkflow extends Construct {
       logs: {
         destination: this.stateMachineLogGroup,
         level: sfn.LogLevel.ALL,
-        // The input carries the wait condition's presigned URL: keep execution data out of logs.
+        // Execution data (inputs, outputs, the users' tags and descriptions) stays out of the logs.
         includeExecutionData: false,
       },
     });
@@ -279,6 +281,33 @@ export class InstanceExportWorkflow extends Construct {
     }
     this.grantedBuckets.add(key);
     this.functionRole.addToPrincipalPolicy(bucketPreflightStatement(bucket.bucketArn));
+  }
+
+  /**
+   * Allows the workflow to signal the wait conditions of `stack`: the step that signals reads the
+   * handle's URL with `cloudformation:DescribeStackResource` (executions carry only the stack id
+   * and the handle's logical id, never the presigned URL). Each `InstanceExport` that waits calls
+   * this for its own stack; repeated calls for the same stack add nothing.
+   *
+   * @param stack the stack that holds the wait conditions
+   */
+  public grantWaitConditionSignals(stack: Stack): void {
+    const arn = Stack.of(this).formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${stack.stackName}/*` });
+    if (this.signalStatement?.resources.includes(arn)) {
+      return;
+    }
+    if (this.signalStatement) {
+      this.signalStatement.addResources(arn);
+    } else {
+      this.signalStatement = new iam.PolicyStatement({
+        sid: 'ReadWaitConditionHandles',
+        actions: ['cloudformation:DescribeStackResource'],
+        resources: [arn],
+      });
+      this.functionRole.addToPrincipalPolicy(this.signalStatement);
+    }
+    // The stack/<name>/* resource is a wildcard: record why (without freezing the role's policy).
+    acknowledgeWildcard(this.functionRole, 'cloudformation:DescribeStackResource', arn);
   }
 
   /**

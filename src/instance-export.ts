@@ -245,13 +245,21 @@ export class InstanceExport extends Construct {
         Preflight: String(props.preflight ?? true),
         DeleteObjectOnDelete: String(props.deleteObjectOnDelete ?? false),
         CanonicalId: props.bucket.canonicalId,
-        WaitConditionHandle: handle?.ref,
+        // The handle's logical id, never its Ref (a presigned URL anyone could signal with): the
+        // step that signals reads the URL from CloudFormation.
+        WaitConditionHandle: handle?.logicalId,
       },
     });
     // No export starts before the bucket can receive it. The workflow and the provider need no
     // explicit dependency: the resource references the state machine and the service token,
     // whose functions already depend on their roles and policies.
     resource.node.addDependency(props.bucket.grantsApplied);
+    if (handle) {
+      // Nothing else orders the handle before the export that will signal it.
+      resource.node.addDependency(handle);
+      this.workflow.grantWaitConditionSignals(Stack.of(this));
+      provider.grantWaitConditionReads();
+    }
 
     if (waitCondition) {
       // The signal can only come from the execution the resource starts.

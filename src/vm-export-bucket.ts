@@ -13,7 +13,7 @@ import { Construct, DependencyGroup, IConstruct, IDependable } from 'constructs'
 import { acknowledgeExportBucket } from './acknowledgements';
 import { BucketGrantProvider } from './bucket-grant-provider';
 import { VmExportCanonicalIds } from './canonical-ids';
-import { BUCKET_POLICY_SID } from './export-constants';
+import { BUCKET_GRANT_RESOURCE_TYPE, BUCKET_POLICY_SID } from './export-constants';
 import { validateDefaultCanonicalId } from './partitions';
 import { validateBucketName, validateCanonicalId } from './validation';
 import { appBucketChecks, isVmExportBucket, ownedCfnBucket, synthBucketProblems } from './vm-export-bucket-checks';
@@ -390,7 +390,7 @@ function grantResource(
   };
   const resource = new CustomResource(scope, 'ServiceGrant', {
     serviceToken: provider.serviceToken,
-    resourceType: 'Custom::VmExportBucketGrant',
+    resourceType: BUCKET_GRANT_RESOURCE_TYPE,
     properties,
   });
   // The handler's permissions must exist before it runs.

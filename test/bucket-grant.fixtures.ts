@@ -40,7 +40,7 @@ export const LOG_DELIVERY = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
 
 export function props(overrides: Partial<BucketGrantProperties> = {}): BucketGrantProperties {
   return {
-    ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider-framework-onEvent',
+    ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:VmExportCustomResourcesHandler',
     BucketName: BUCKET,
     CanonicalId: SERVICE_ID,
     Partition: 'aws',
@@ -53,7 +53,7 @@ export function props(overrides: Partial<BucketGrantProperties> = {}): BucketGra
 }
 
 const COMMON = {
-  ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider-framework-onEvent',
+  ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:VmExportCustomResourcesHandler',
   ResponseURL: 'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x',
   StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/VmExport/5b0a1d30-0000-11ef-9c2b-0a1b2c3d4e5f',
   RequestId: '6f9619ff-8b86-d011-b42d-00c04fc964ff',

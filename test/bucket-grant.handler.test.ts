@@ -28,7 +28,8 @@ import {
   SERVICE_ID,
   updateEvent,
 } from './bucket-grant.fixtures';
-import { handler, onEvent, physicalIdFor } from '../lambda/bucket-grant/index';
+import { onEvent, physicalIdFor } from '../lambda/bucket-grant/index';
+import { handler } from '../lambda/custom-resource';
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -166,10 +167,21 @@ describe('create', () => {
   test('the Lambda entry point runs the same logic', async () => {
     s3Mock.on(GetBucketAclCommand).resolves({ Owner: OWNER, Grants: [OWNER_FULL_CONTROL] });
 
-    await expect(handler(createEvent())).resolves.toEqual({
-      PhysicalResourceId: physicalIdFor(BUCKET),
-      Data: { CanonicalId: SERVICE_ID },
-    });
+    const put = jest.spyOn(globalThis, 'fetch').mockResolvedValue(new Response(null, { status: 200 }));
+    try {
+      const event = createEvent();
+      await expect(handler(event)).resolves.toBeUndefined();
+      // The handler answers CloudFormation itself: one PUT of the response document.
+      expect(put).toHaveBeenCalledTimes(1);
+      expect(put.mock.calls[0][0]).toBe(event.ResponseURL);
+      expect(JSON.parse(String(put.mock.calls[0][1]?.body))).toMatchObject({
+        Status: 'SUCCESS',
+        PhysicalResourceId: physicalIdFor(BUCKET),
+        Data: { CanonicalId: SERVICE_ID },
+      });
+    } finally {
+      put.mockRestore();
+    }
     expect(s3Mock).toHaveReceivedCommandTimes(PutBucketAclCommand, 1);
   });
 });

@@ -260,7 +260,7 @@ describe('EC2 forgetting finished tasks', () => {
 
     expect(out.PhysicalResourceId).toBe(d.response.PhysicalResourceId);
     expect(d.fake.world.callsOf({ operation: 'CreateInstanceExportTask' }).filter((c) => c.outcome === 'ok')).toHaveLength(1);
-    const newHandle = later.properties(d.exportId).WaitConditionHandle;
+    const newHandle = later.refs[later.properties(d.exportId).WaitConditionHandle];
     const again = accepted(d).filter((s) => s.url === newHandle);
     expect(again).toHaveLength(1);
     expect(again[0].body.Status).toBe('SUCCESS');

@@ -15,7 +15,7 @@ import { InstanceExport, InstanceExportWorkflow, TargetEnvironment, VmExportBuck
 import { evaluateCfn } from './support/cfn-eval';
 import { createFakeAws, FakeAws } from './support/fake-aws';
 import { LocalDeployment } from './support/fake-aws/deployment';
-import { BUCKET, Deployed, onlySignal, signalled } from './support/fake-aws/e2e-deploy';
+import { BUCKET, Deployed, deliver, onlySignal, signalled } from './support/fake-aws/e2e-deploy';
 import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE } from './support/fake-aws/sample-stack';
 
 const OTHER_INSTANCE = 'i-0fedcba9876543210';
@@ -54,10 +54,11 @@ async function deployNightlyExport(template: any, setup: (fake: FakeAws) => void
   fake.ec2.addInstance({ instanceId: SAMPLE_INSTANCE });
   fake.ec2.addInstance({ instanceId: OTHER_INSTANCE });
   setup(fake);
-  await bucketGrantOnEvent(dep.createEvent(dep.only('Custom::VmExportBucketGrant')), fake.clients('bucket-grant').s3);
+  await deliver(dep.createEvent(dep.only('Custom::VmExportBucketGrant')), (e) => bucketGrantOnEvent(e, fake.clients('bucket-grant').s3));
   const exportId = dep.logicalIdsOf('Custom::VmInstanceExport').find((id) => id.startsWith('Export'))!;
-  const response = await providerOnEvent(dep.createEvent(exportId), fake.clients('provider'));
-  return { fake, dep, exportId, response };
+  const { answer, invocations } = await deliver(dep.createEvent(exportId), (e) => providerOnEvent(e, fake.clients('provider')));
+  const response = { PhysicalResourceId: answer.PhysicalResourceId, Data: answer.Data } as Deployed['response'];
+  return { fake, dep, exportId, response, answer, invocations };
 }
 
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
@@ -105,7 +106,7 @@ test('an export through the second workflow completes, with the grants the templ
 
   // The provider's deployed policy allows StartExecution on that state machine (the second one
   // it learned of; the shared workflow's came first), and Describe/Stop on its executions.
-  const [, providerPolicy] = resources.find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('VmExportInstanceExportProviderHandlerRoleDefaultPolicy'))!;
+  const [, providerPolicy] = resources.find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('VmExportCustomResourcesHandlerRoleDefaultPolicy'))!;
   const statements = evaluateCfn(providerPolicy.Properties.PolicyDocument.Statement, d.dep.context()) as any[];
   const resourcesFor = (action: string) => statements.filter((s) => list(s.Action).includes(action)).flatMap((s) => list<string>(s.Resource));
   expect(resourcesFor('states:StartExecution')).toEqual([

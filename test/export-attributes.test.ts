@@ -8,7 +8,7 @@ import { exportAttributesOf } from '../lambda/export-provider/attributes';
 import { onEvent, ProviderClients } from '../lambda/export-provider/index';
 
 const TASK_ID = 'export-i-0a1b2c3d4e5f60718';
-const PROPS = { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:framework', S3Bucket: 'my-exports', S3Prefix: 'vms/', ObjectExtension: '.ova' };
+const PROPS = { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:VmExportCustomResourcesHandler', S3Bucket: 'my-exports', S3Prefix: 'vms/', ObjectExtension: '.ova' };
 
 /** Clients that fail the test on any use: the attributes resource calls no AWS API. */
 const noClients = new Proxy({}, { get: (_t, name) => { throw new Error(`the attributes resource used the ${String(name)} client`); } }) as ProviderClients;

@@ -1,4 +1,5 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { createHash } from 'crypto';
+import { CloudFormationClient, DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CancelExportTaskCommand,
   CreateInstanceExportTaskCommand,
@@ -17,12 +18,12 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { handler } from '../lambda/custom-resource';
 import {
   changedAffectingProperties,
   clientTokenOfPhysicalId,
   executionArnFor,
   exportHashOf,
-  handler,
   onEvent,
   parseStateMachineArn,
 } from '../lambda/export-provider';
@@ -57,8 +58,15 @@ const LOGICAL_ID = 'ExportWeb';
 const INSTANCE = 'i-0123456789abcdef0';
 const BUCKET = 'my-exports';
 const TASK_ID = 'export-i-0fedcba9876543210';
-const HANDLE_1 = 'https://cloudformation-waitcondition-cn-north-1.s3.cn-north-1.amazonaws.com.cn/h1?X-Amz-Signature=ONE';
-const HANDLE_2 = 'https://cloudformation-waitcondition-cn-north-1.s3.cn-north-1.amazonaws.com.cn/h2?X-Amz-Signature=TWO';
+/** Logical ids of two wait condition handles (the resource passes the id, never the handle's URL). */
+const HANDLE_1 = 'ExportHandle0a1b2c3d';
+const HANDLE_2 = 'ExportHandle4e5f6a7b';
+/** Their URLs (physical ids) as CloudFormation reports them, and the SHA-256 hex the input carries. */
+const HANDLE_URLS: Record<string, string> = {
+  [HANDLE_1]: 'https://cloudformation-waitcondition-cn-north-1.s3.cn-north-1.amazonaws.com.cn/h1?X-Amz-Signature=ONE',
+  [HANDLE_2]: 'https://cloudformation-waitcondition-cn-north-1.s3.cn-north-1.amazonaws.com.cn/h2?X-Amz-Signature=TWO',
+};
+const urlHashOf = (handle: string) => createHash('sha256').update(HANDLE_URLS[handle]).digest('hex');
 
 const props: ExportResourceProperties = {
   ServiceToken: 'arn:aws-cn:lambda:cn-north-1:123456789012:function:provider',
@@ -143,6 +151,10 @@ beforeEach(() => {
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   errorSpy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
   cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'app', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+  for (const [LogicalResourceId, PhysicalResourceId] of Object.entries(HANDLE_URLS)) {
+    cfnMock.on(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId })
+      .resolves({ StackResourceDetail: { LogicalResourceId, PhysicalResourceId, ResourceStatus: 'CREATE_COMPLETE' } as never });
+  }
 });
 afterEach(() => {
   const logged = [...logSpy.mock.calls, ...errorSpy.mock.calls].map((c) => c.join(' ')).join('\n');
@@ -208,16 +220,34 @@ describe('Create (wait for completion)', () => {
       preflight: false,
       clientToken: token1,
       exportHash: exportHashOf(STACK_ID, LOGICAL_ID, props),
-      waitConditionHandleUrl: HANDLE_1,
+      waitConditionStackId: STACK_ID,
+      waitConditionHandleLogicalId: HANDLE_1,
+      waitConditionHandleHash: urlHashOf(HANDLE_1),
     });
     expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
   });
 
   test('ExecutionAlreadyExists (same RequestId retried) -> same physical id, no second execution', async () => {
     sfnMock.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists', 'Execution Already Exists'));
+    sfnMock.on(DescribeExecutionCommand, { executionArn: ARN_1 }).resolves({ status: 'RUNNING' } as never);
     const res = await onEvent(createEvent(), clients);
     expect(res.PhysicalResourceId).toBe(ARN_1);
     expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+  });
+
+  test('ExecutionAlreadyExists for an execution an earlier, failed attempt stopped -> VmExport.WorkflowError, not SUCCESS with a dead execution', async () => {
+    sfnMock.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists', 'Execution Already Exists'));
+    sfnMock.on(DescribeExecutionCommand, { executionArn: ARN_1 })
+      .resolves({ status: 'ABORTED', error: 'VmExport.Stopped', cause: 'The custom resource request failed after it started the export.' } as never);
+    const err = await failure(onEvent(createEvent(), clients));
+    expect(err.name).toBe('VmExport.WorkflowError');
+    expect(err.message).toContain('was stopped by an earlier attempt that failed (The custom resource request failed after it started the export.)');
+  });
+
+  test('ExecutionAlreadyExists for an execution stopped by someone else is answered with it (its backstop signals the wait condition)', async () => {
+    sfnMock.on(StartExecutionCommand).rejects(awsError('ExecutionAlreadyExists', 'Execution Already Exists'));
+    sfnMock.on(DescribeExecutionCommand, { executionArn: ARN_1 }).resolves({ status: 'ABORTED' } as never);
+    await expect(onEvent(createEvent(), clients)).resolves.toMatchObject({ PhysicalResourceId: ARN_1 });
   });
 
   test.each<[string, Partial<ExportResourceProperties>, RegExp]>([
@@ -226,7 +256,7 @@ describe('Create (wait for completion)', () => {
     ['prefix without slash', { S3Prefix: 'vms' }, /s3Prefix 'vms' must end with '\/'/],
     ['deadline text', { DeadlineSeconds: 'abc' }, /deadlineSeconds 'abc' is out of range/],
     ['deadline too long', { DeadlineSeconds: '700000' }, /deadlineSeconds 700000 is out of range/],
-    ['missing handle', { WaitConditionHandle: undefined }, /WaitConditionHandle is missing \(WaitForCompletion is 'true'\): pass the handle's Ref/],
+    ['missing handle', { WaitConditionHandle: undefined }, /WaitConditionHandle is missing \(WaitForCompletion is 'true'\): pass the logical id of the wait condition handle/],
   ])('invalid input (%s) fails before anything starts', async (_n, change, message) => {
     const err = await failure(onEvent(createEvent({ ...props, ...change }), clients));
     expect(err.name).toBe(ERROR_INVALID_INPUT);
@@ -255,9 +285,28 @@ describe('Create (wait for completion)', () => {
     expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
-  test('module-level handler uses the same logic', async () => {
+  test('module-level handler uses the same logic and answers CloudFormation itself, once', async () => {
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: ARN_1, startDate: new Date() });
-    await expect(handler(createEvent())).resolves.toEqual({ PhysicalResourceId: ARN_1, Data: { ExecutionArn: ARN_1 } });
+    const put = jest.spyOn(globalThis, 'fetch').mockResolvedValue(new Response(null, { status: 200 }));
+    try {
+      const event = createEvent();
+      await expect(handler(event)).resolves.toBeUndefined();
+      expect(put).toHaveBeenCalledTimes(1);
+      const [url, init] = put.mock.calls[0];
+      expect(url).toBe(event.ResponseURL);
+      expect(init?.method).toBe('PUT');
+      expect(JSON.parse(String(init?.body))).toEqual({
+        Status: 'SUCCESS',
+        Reason: 'OK',
+        PhysicalResourceId: ARN_1,
+        StackId: STACK_ID,
+        RequestId: event.RequestId,
+        LogicalResourceId: LOGICAL_ID,
+        Data: { ExecutionArn: ARN_1 },
+      });
+    } finally {
+      put.mockRestore();
+    }
   });
 });
 
@@ -293,7 +342,8 @@ describe('Create (no wait)', () => {
     });
     const input = startInputs()[0];
     expect(input.adoptExportTaskId).toBe(TASK_ID);
-    expect(input.waitConditionHandleUrl).toBeUndefined();
+    expect(input.waitConditionStackId).toBeUndefined();
+    expect(input.waitConditionHandleLogicalId).toBeUndefined();
     expect(input.deadlineSeconds).toBe(7200);
     // The name (and so the physical id) carries the task id, which outlives DescribeExportTasks.
     expect(sfnMock.commandCalls(StartExecutionCommand)[0].args[0].input.name).toBe(`vmx-${token1}-${TASK_ID}`);
@@ -344,7 +394,9 @@ describe('Update', () => {
     expect(input).toMatchObject({
       instanceId: newInstance,
       clientToken: token2,
-      waitConditionHandleUrl: HANDLE_2,
+      waitConditionStackId: STACK_ID,
+      waitConditionHandleLogicalId: HANDLE_2,
+      waitConditionHandleHash: urlHashOf(HANDLE_2),
       exportHash: exportHashOf(STACK_ID, LOGICAL_ID, newProps),
     });
     expect(sfnMock).not.toHaveReceivedCommand(StopExecutionCommand);
@@ -423,7 +475,9 @@ describe('Update', () => {
     expect(startInputs()[0]).toMatchObject({
       clientToken: token1,
       adoptExportTaskId: TASK_ID,
-      waitConditionHandleUrl: HANDLE_2,
+      waitConditionStackId: STACK_ID,
+      waitConditionHandleLogicalId: HANDLE_2,
+      waitConditionHandleHash: urlHashOf(HANDLE_2),
       deadlineSeconds: 36000,
       preflight: false,
     });

@@ -1,6 +1,7 @@
 /**
  * A failed Create undoes what it may have started although a call failed (found by
- * test/fault-injection.test.ts): the Provider framework ignores the Delete after a failed Create.
+ * test/fault-injection.test.ts): the Delete after a failed Create does nothing (its physical id is
+ * the create-failed marker).
  */
 import './setup/with-resolvers';
 import { onEvent } from '../lambda/export-provider';

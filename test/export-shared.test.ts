@@ -83,6 +83,10 @@ beforeEach(() => {
 });
 
 // ---------------------------------------------------------------------------------------------
+/** A stack ARN and a SHA-256 hex for the wait condition keys. */
+const STACK = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/5f1e';
+const HASH = '5555555555555555555555555555555555555555555555555555555555555555';
+
 describe('normalizeRequest', () => {
   test('vmware defaults: VMDK in ova, exports/, 6 h, a fresh token', () => {
     const r = normalizeRequest(baseInput, () => 'token-1');
@@ -131,7 +135,9 @@ describe('normalizeRequest', () => {
       exportHash: 'hash',
       adoptExportTaskId: 'export-i-0123456789abcdef0',
       canonicalId: 'a'.repeat(64),
-      waitConditionHandleUrl: 'https://cloudformation-waitcondition.s3.amazonaws.com/x',
+      waitConditionStackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/5f1e0c40-0000-4000-8000-000000000000',
+      waitConditionHandleLogicalId: 'ExportHandle0a1b2c3d',
+      waitConditionHandleHash: '5555555555555555555555555555555555555555555555555555555555555555',
     });
     expect(r).toMatchObject({
       s3Prefix: 'vms/',
@@ -142,7 +148,9 @@ describe('normalizeRequest', () => {
       exportHash: 'hash',
       adoptExportTaskId: 'export-i-0123456789abcdef0',
       canonicalId: 'a'.repeat(64),
-      waitConditionHandleUrl: 'https://cloudformation-waitcondition.s3.amazonaws.com/x',
+      waitConditionStackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/5f1e0c40-0000-4000-8000-000000000000',
+      waitConditionHandleLogicalId: 'ExportHandle0a1b2c3d',
+      waitConditionHandleHash: '5555555555555555555555555555555555555555555555555555555555555555',
     });
   });
 
@@ -178,7 +186,12 @@ describe('normalizeRequest', () => {
     ['aws: tag', { tags: [{ Key: 'aws:x', Value: 'x' }] }, /the key 'aws:x' is reserved/],
     ['bad task id', { adoptExportTaskId: 'export-ami-1' }, /adoptExportTaskId 'export-ami-1' is not an instance export task id/],
     ['bad canonical id', { canonicalId: 'ABC' }, /canonicalId 'ABC' is not a canonical user id/],
-    ['bad handle URL', { waitConditionHandleUrl: 'http://x' }, /waitConditionHandleUrl must be the https URL/],
+    ['handle without stack', { waitConditionHandleLogicalId: 'ExportHandle0a1b2c3d', waitConditionHandleHash: HASH }, /waitConditionStackId, waitConditionHandleLogicalId and waitConditionHandleHash go together/],
+    ['stack without handle', { waitConditionStackId: STACK, waitConditionHandleHash: HASH }, /waitConditionStackId, waitConditionHandleLogicalId and waitConditionHandleHash go together/],
+    ['handle without hash', { waitConditionStackId: STACK, waitConditionHandleLogicalId: 'H1' }, /waitConditionStackId, waitConditionHandleLogicalId and waitConditionHandleHash go together/],
+    ['a URL for the stack', { waitConditionStackId: 'https://x', waitConditionHandleLogicalId: 'H1', waitConditionHandleHash: HASH }, /waitConditionStackId 'https:\/\/x' is not a CloudFormation stack ARN/],
+    ['a URL for the handle', { waitConditionStackId: STACK, waitConditionHandleLogicalId: 'https://x', waitConditionHandleHash: HASH }, /waitConditionHandleLogicalId 'https:\/\/x' is not a logical id/],
+    ['the URL for the hash', { waitConditionStackId: STACK, waitConditionHandleLogicalId: 'H1', waitConditionHandleHash: 'https://x' }, /waitConditionHandleHash 'https:\/\/x' is not a SHA-256 hash/],
   ])('rejects %s', (_name, change, message) => {
     const err = thrownBy(() => normalizeRequest({ ...baseInput, ...change }));
     expect(err).toBeInstanceOf(VmExportError);

@@ -1,3 +1,5 @@
+import { createHash } from 'crypto';
+import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import {
   CancelExportTaskCommand,
   CreateInstanceExportTaskCommand,
@@ -37,15 +39,21 @@ import { normalizeRequest } from '../lambda/shared/normalize';
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
+const cfnMock = mockClient(CloudFormationClient);
 const ec2 = new EC2Client({ region: 'eu-west-1' });
 const s3 = new S3Client({ region: 'eu-west-1' });
-const clients = { ec2, s3 };
+const cfn = new CloudFormationClient({ region: 'eu-west-1' });
+const clients = { ec2, s3, cfn };
 
 const INSTANCE = 'i-0123456789abcdef0';
 const BUCKET = 'my-exports';
 const TASK_ID = 'export-i-0fedcba9876543210';
 const TOKEN = '0123456789abcdef0123456789abcdef';
 const HANDLE = 'https://cloudformation-waitcondition-eu-west-1.s3.eu-west-1.amazonaws.com/arn%3Aaws%3Acloudformation/handle?X-Amz-Signature=SECRET';
+const STACK_ID = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/5f1e0c40-0000-4000-8000-000000000000';
+const HANDLE_ID = 'ExportHandle0a1b2c3d';
+/** SHA-256 (hex) of HANDLE: what the export resource's handler puts into the input. */
+const HANDLE_HASH = createHash('sha256').update(HANDLE).digest('hex');
 
 const input: WorkflowInput = {
   instanceId: INSTANCE,
@@ -54,7 +62,9 @@ const input: WorkflowInput = {
   s3Prefix: 'vms/',
   clientToken: TOKEN,
   deadlineSeconds: 3600,
-  waitConditionHandleUrl: HANDLE,
+  waitConditionStackId: STACK_ID,
+  waitConditionHandleLogicalId: HANDLE_ID,
+  waitConditionHandleHash: HANDLE_HASH,
 };
 const request: NormalizedRequest = normalizeRequest(input);
 
@@ -82,6 +92,10 @@ const noSleep = async () => undefined;
 beforeEach(() => {
   ec2Mock.reset();
   s3Mock.reset();
+  cfnMock.reset();
+  // CloudFormation's answer for the handle: its physical id is the URL its Ref returns.
+  cfnMock.on(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId: HANDLE_ID })
+    .resolves({ StackResourceDetail: { LogicalResourceId: HANDLE_ID, PhysicalResourceId: HANDLE, ResourceType: 'AWS::CloudFormation::WaitConditionHandle', ResourceStatus: 'CREATE_COMPLETE', LastUpdatedTimestamp: new Date(0) } });
   fetchMock = jest.fn().mockResolvedValue({ ok: true, status: 200 });
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   errorSpy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -294,7 +308,7 @@ describe('finish', () => {
   });
 
   test('raw input (prepare failed) still signals', async () => {
-    const raw: WorkflowInput = { instanceId: 'i-bad', targetEnvironment: 'vmware', s3Bucket: BUCKET, waitConditionHandleUrl: HANDLE };
+    const raw: WorkflowInput = { instanceId: 'i-bad', targetEnvironment: 'vmware', s3Bucket: BUCKET, waitConditionStackId: STACK_ID, waitConditionHandleLogicalId: HANDLE_ID, waitConditionHandleHash: HANDLE_HASH };
     const out = await runFinish({ Error: ERROR_INVALID_INPUT, Cause: JSON.stringify({ errorMessage: 'instanceId bad' }) }, raw);
     expect(out).toMatchObject({ status: 'FAILED', errorName: ERROR_INVALID_INPUT, instanceId: 'i-bad', cause: 'instanceId bad' });
     expect(signalBody().Data).toBe(ERROR_INVALID_INPUT);
@@ -346,10 +360,57 @@ describe('finish', () => {
 
   test('no handle -> no signal', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('completed')] });
-    const { waitConditionHandleUrl: _omit, ...noHandle } = request;
+    const { waitConditionStackId: _stack, waitConditionHandleLogicalId: _handle, waitConditionHandleHash: _hash, ...noHandle } = request;
     const out = await runFinish({ Error: INTERNAL_COMPLETED }, noHandle);
     expect(out.status).toBe('SUCCEEDED');
     expect(fetchMock).not.toHaveBeenCalled();
+    expect(cfnMock).not.toHaveReceivedCommand(DescribeStackResourceCommand);
+  });
+
+  test('the URL is read from the handle\'s physical id, in the stack the input names', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('completed')] });
+    await runFinish({ Error: INTERNAL_COMPLETED });
+    expect(cfnMock).toHaveReceivedCommandWith(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId: HANDLE_ID });
+    expect(signalBody().Status).toBe('SUCCESS');
+  });
+
+  test.each([
+    ['the stack is gone', `Stack '${STACK_ID}' does not exist`],
+    ['the handle is gone', `Resource ${HANDLE_ID} does not exist for stack app`],
+  ])('%s (ValidationError) -> no signal, the outcome stands', async (_name, message) => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('completed')] });
+    cfnMock.on(DescribeStackResourceCommand).rejects(awsError('ValidationError', message));
+    const out = await runFinish({ Error: INTERNAL_COMPLETED });
+    expect(out.status).toBe('SUCCEEDED');
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  test('throttled while reading the handle -> VmExport.Throttled (the workflow retries the step)', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('completed')] });
+    cfnMock.on(DescribeStackResourceCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    await expect(runFinish({ Error: INTERNAL_COMPLETED })).rejects.toMatchObject({ name: ERROR_THROTTLED });
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  test.each([
+    ['no physical id', undefined, /has no URL as its physical id \(none\)/],
+    ['a physical id that is not a URL', 'ExportHandle0a1b2c3d', /has no URL as its physical id \(20 characters, not https\)/],
+  ])('%s -> VmExport.WorkflowError naming the handle, no signal', async (_name, physicalId, message) => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('completed')] });
+    cfnMock.on(DescribeStackResourceCommand).resolves({ StackResourceDetail: { PhysicalResourceId: physicalId } as never });
+    const err = await runFinish({ Error: INTERNAL_COMPLETED }).catch((e) => e);
+    expect(err.name).toBe(ERROR_WORKFLOW_ERROR);
+    expect(err.message).toMatch(message);
+    expect(err.message).toContain(HANDLE_ID);
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  test('access denied while reading the handle names the permission', async () => {
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [task('completed')] });
+    cfnMock.on(DescribeStackResourceCommand).rejects(awsError('AccessDenied', 'User is not authorized to perform: cloudformation:DescribeStackResource'));
+    const err = await runFinish({ Error: INTERNAL_COMPLETED }).catch((e) => e);
+    expect(err.name).toBe(ERROR_WORKFLOW_ERROR);
+    expect(err.message).toContain('needs cloudformation:DescribeStackResource on the stack');
   });
 
   test('a signal that cannot be delivered fails the step without the URL', async () => {

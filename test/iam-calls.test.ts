@@ -18,6 +18,7 @@ const ACTION_OF_COMMAND: Record<string, string[]> = {
   DescribeInstancesCommand: ['ec2:DescribeInstances'],
   DescribeVolumesCommand: ['ec2:DescribeVolumes'],
   DescribeStacksCommand: ['cloudformation:DescribeStacks'],
+  DescribeStackResourceCommand: ['cloudformation:DescribeStackResource'],
   DescribeExecutionCommand: ['states:DescribeExecution'],
   StartExecutionCommand: ['states:StartExecution'],
   StopExecutionCommand: ['states:StopExecution'],
@@ -62,8 +63,7 @@ function actionsOfRole(template: any, rolePrefix: string): string[] {
 const template = synthesizePermissionStack('Calls', { account: '123456789012', region: 'eu-west-1' });
 
 test.each([
-  ['bucket-grant', 'VmExportBucketGrantProviderHandlerRole'],
-  ['export-provider', 'VmExportInstanceExportProviderHandlerRole'],
+  ['custom-resource', 'VmExportCustomResourcesHandlerRole'],
   ['export-task', 'VmExportWorkflowExportTaskRole'],
 ])('the %s role may make exactly the calls its handler makes', (handler, rolePrefix) => {
   expect(actionsOfRole(template, rolePrefix)).toEqual(actionsOfBundle(handler));

@@ -148,9 +148,9 @@ describe.each([
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
   });
 
-  test('every Lambda function (the library\'s and the Provider framework\'s) logs to a log group with retention', () => {
+  test('every Lambda function (two: the custom resource function and the export-task function) logs to a log group with retention', () => {
     const functions = resources.filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions.length).toBe(5);
+    expect(functions.length).toBe(2);
     for (const [id, fn] of functions) {
       const ref = fn.Properties.LoggingConfig?.LogGroup?.Ref;
       expect([id, typeof ref]).toEqual([id, 'string']);

@@ -1,4 +1,4 @@
-import { App, CfnOutput, CfnParameter, Duration, Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
+import { App, CfnOutput, CfnParameter, CfnWaitConditionHandle, Duration, Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   ContainerFormat,
@@ -53,8 +53,22 @@ describe('InstanceExport in a stack', () => {
       Preflight: 'true',
       DeleteObjectOnDelete: 'false',
       CanonicalId: 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322',
-      WaitConditionHandle: { Ref: Match.stringLikeRegexp('ExportHandle') },
+      // The handle's logical id, never its Ref (a presigned URL).
+      WaitConditionHandle: Match.stringLikeRegexp('^ExportHandle[0-9A-F]+$'),
     });
+    const [[handleId]] = resourcesOfType(template, 'AWS::CloudFormation::WaitConditionHandle');
+    const [[, resource]] = resourcesOfType(template, 'Custom::VmInstanceExport');
+    expect(resource.Properties.WaitConditionHandle).toBe(handleId);
+  });
+
+  test('the handle\'s logical id follows an override of it (the step that signals looks it up by that id)', () => {
+    const other = newStack();
+    const exp = exportIn(other);
+    const handle = exp.node.children.find((c) => c instanceof CfnWaitConditionHandle) as CfnWaitConditionHandle;
+    handle.overrideLogicalId('MyOwnHandleId');
+    const [[, resource]] = resourcesOfType(Template.fromStack(other), 'Custom::VmInstanceExport');
+    expect(resource.Properties.WaitConditionHandle).toBe('MyOwnHandleId');
+    expect(Template.fromStack(other).toJSON().Resources.MyOwnHandleId.Type).toBe('AWS::CloudFormation::WaitConditionHandle');
   });
 
   test('the deployment waits 6 hours by default, after the export started', () => {
@@ -65,10 +79,10 @@ describe('InstanceExport in a stack', () => {
     expect(waitCondition.DependsOn).toEqual([crId]);
   });
 
-  test('no export starts before the bucket grants exist', () => {
+  test('no export starts before the bucket grants and the handle it will signal exist', () => {
     const [[, resource]] = resourcesOfType(template, 'Custom::VmInstanceExport');
     const types = (resource.DependsOn as string[]).map((id) => json.Resources[id].Type);
-    expect(types.sort()).toEqual(['AWS::S3::BucketPolicy', 'Custom::VmExportBucketGrant']);
+    expect(types.sort()).toEqual(['AWS::CloudFormation::WaitConditionHandle', 'AWS::S3::BucketPolicy', 'Custom::VmExportBucketGrant']);
   });
 
   test('the workflow and the provider are ready before the export starts (through references)', () => {
@@ -83,10 +97,11 @@ describe('InstanceExport in a stack', () => {
     const exportTask = functions.find(([id]) => JSON.stringify(machine.Properties).includes(id));
     expect(exportTask).toBeDefined();
     expect(dependsOnPolicy(exportTask![1])).toBe(true);
-    // The service token is the provider framework's function, which references the handler.
-    const [frameworkId] = (resource.Properties.ServiceToken['Fn::GetAtt'] as string[]);
-    const framework = json.Resources[frameworkId];
-    const handlerId = framework.Properties.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN['Fn::GetAtt'][0];
+    // The service token is the handler function itself (no Provider framework in between).
+    const [handlerId, attribute] = (resource.Properties.ServiceToken['Fn::GetAtt'] as string[]);
+    expect(attribute).toBe('Arn');
+    expect(json.Resources[handlerId].Type).toBe('AWS::Lambda::Function');
+    expect(json.Resources[handlerId].Properties.Handler).toBe('index.handler');
     expect(dependsOnPolicy(json.Resources[handlerId])).toBe(true);
   });
 
@@ -125,9 +140,9 @@ describe('InstanceExport in a stack', () => {
     expect(evaluate(vm.exportObjectUri, current)).toBe('s3://my-exports/exports/moved/export-i-0a1b2c3d4e5f60718.ova');
   });
 
-  test('the provider role: start and stop the workflow, describe, cancel only tagged tasks, read the bucket', () => {
+  test('the custom resource role: start and stop the workflow, describe, cancel only tagged tasks, read the bucket', () => {
     const [[, policy]] = resourcesOfType(template, 'AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith('VmExportInstanceExportProviderHandler'));
+      .filter(([id]) => id.startsWith('VmExportCustomResourcesHandler'));
     const statements = policy.Properties.PolicyDocument.Statement;
     expect(statements).toEqual(expect.arrayContaining([
       expect.objectContaining({ Sid: 'StartExportWorkflow', Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/StateMachine/) } }),
@@ -138,11 +153,17 @@ describe('InstanceExport in a stack', () => {
         Action: 'ec2:CancelExportTask',
         Condition: { StringEquals: { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' } },
       }),
+      // The bucket's grant statement (same function) covers the preflight's reads: granted once.
       expect.objectContaining({
-        Action: ['s3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration', 's3:GetBucketAcl'],
+        Action: ['s3:GetBucketAcl', 's3:PutBucketAcl', 's3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bucket/), 'Arn'] },
       }),
     ]));
+    const bucketStatements = statements.filter((st: any) => JSON.stringify(st.Resource).includes('"Bucket'));
+    expect(bucketStatements.map((st: any) => st.Action)).toEqual([
+      ['s3:GetBucketAcl', 's3:PutBucketAcl', 's3:GetBucketLocation', 's3:GetBucketOwnershipControls', 's3:GetEncryptionConfiguration'],
+      's3:GetBucketPolicy',
+    ]);
     // Waiting exports never start a task from the provider, and nothing may delete objects.
     const actions = statements.flatMap((s: any) => [s.Action].flat());
     expect(actions).not.toContain('ec2:CreateInstanceExportTask');
@@ -156,7 +177,7 @@ describe('InstanceExport in a stack', () => {
 
   test('stop and describe are scoped to executions of this state machine', () => {
     const [[, policy]] = resourcesOfType(template, 'AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith('VmExportInstanceExportProviderHandler'));
+      .filter(([id]) => id.startsWith('VmExportCustomResourcesHandler'));
     const stop = policy.Properties.PolicyDocument.Statement.find((s: any) => s.Sid === 'StopExportWorkflow');
     const arn = evaluateCfn(stop.Resource, {
       region: 'eu-west-1',

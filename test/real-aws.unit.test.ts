@@ -4,6 +4,8 @@
  * task after the deadline, a start that outlives the deadline, a lost watch, and completion
  * records that outlive DescribeExportTasks. Expected texts are literals from SPEC sections 3 to 5.
  */
+import { createHash } from 'crypto';
+import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import { CancelExportTaskCommand, CreateInstanceExportTaskCommand, DescribeExportTasksCommand, EC2Client, ExportTask } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { App, CfnOutput, Stack } from 'aws-cdk-lib';
@@ -23,18 +25,24 @@ const ec2Mock = mockClient(EC2Client);
 const sfnMock = mockClient(SFNClient);
 const ec2 = new EC2Client({ region: 'eu-west-1' });
 const sfn = new SFNClient({ region: 'eu-west-1' });
+const cfnMock = mockClient(CloudFormationClient);
+const cfn = new CloudFormationClient({ region: 'eu-west-1' });
 
 const INSTANCE = 'i-0123456789abcdef0';
 const TASK_ID = 'export-i-0fedcba9876543210';
 const TOKEN = '0123456789abcdef0123456789abcdef';
 const HANDLE = 'https://cloudformation-waitcondition-eu-west-1.s3.eu-west-1.amazonaws.com/arn%3Aaws%3Acloudformation/handle?X-Amz-Signature=SECRET';
+const STACK_ID = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/5f1e0c40-0000-4000-8000-000000000000';
+const HANDLE_ID = 'ExportHandle0a1b2c3d';
+/** Where the execution input says the wait condition is (never the URL itself). */
+const WAIT_CONDITION = { waitConditionStackId: STACK_ID, waitConditionHandleLogicalId: HANDLE_ID, waitConditionHandleHash: createHash('sha256').update(HANDLE).digest('hex') };
 const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:VmExportWorkflow:vmx-0123456789abcdef0123456789abcdef';
 
 function sdkError(name: string, message: string, httpStatusCode?: number, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(message), { name, ...(httpStatusCode ? { $metadata: { httpStatusCode } } : {}), ...extra });
 }
 
-const INPUT = { instanceId: INSTANCE, targetEnvironment: 'vmware', s3Bucket: 'my-exports', s3Prefix: 'vms/', clientToken: TOKEN, deadlineSeconds: 3600, waitConditionHandleUrl: HANDLE };
+const INPUT = { instanceId: INSTANCE, targetEnvironment: 'vmware', s3Bucket: 'my-exports', s3Prefix: 'vms/', clientToken: TOKEN, deadlineSeconds: 3600, ...WAIT_CONDITION };
 const request = normalizeRequest(INPUT);
 
 function task(state: string): ExportTask {
@@ -45,6 +53,9 @@ let logSpy: jest.SpyInstance;
 beforeEach(() => {
   ec2Mock.reset();
   sfnMock.reset();
+  cfnMock.reset();
+  cfnMock.on(DescribeStackResourceCommand, { StackName: STACK_ID, LogicalResourceId: HANDLE_ID })
+    .resolves({ StackResourceDetail: { LogicalResourceId: HANDLE_ID, PhysicalResourceId: HANDLE } as never });
   logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   jest.spyOn(console, 'error').mockImplementation(() => undefined);
 });
@@ -135,7 +146,7 @@ describe('signal backstop', () => {
         executionArn: EXECUTION,
         name: 'vmx-0123456789abcdef0123456789abcdef',
         status: 'FAILED',
-        input: JSON.stringify({ instanceId: INSTANCE, waitConditionHandleUrl: HANDLE }),
+        input: JSON.stringify({ instanceId: INSTANCE, ...WAIT_CONDITION }),
         inputDetails: { included: true },
         error: null,
         cause: null,
@@ -160,7 +171,7 @@ describe('signal backstop', () => {
     ['TIMED_OUT', null, 'ended TIMED_OUT'],
   ])('%s (%s): one FAILURE signal whose reason names it', async (status, error, reason) => {
     const { puts, options } = capture();
-    const out = await backstop(event({ status, error }), { sfn }, options);
+    const out = await backstop(event({ status, error }), { sfn, cfn }, options);
     expect(out.action).toBe('signalled');
     expect(puts).toHaveLength(1);
     expect(puts[0].url).toBe(HANDLE);
@@ -178,15 +189,15 @@ describe('signal backstop', () => {
     ['ABORTED', 'VmExport.Stopped'],
   ])('%s (%s): the finish step signalled (or the resource is gone): nothing sent', async (status, error) => {
     const { puts, options } = capture();
-    const out = await backstop(event({ status, error }), { sfn }, options);
+    const out = await backstop(event({ status, error }), { sfn, cfn }, options);
     expect(out.action).toBe('none');
     expect(puts).toHaveLength(0);
   });
 
   test('an event without the input reads it with DescribeExecution', async () => {
-    sfnMock.on(DescribeExecutionCommand).resolves({ input: JSON.stringify({ instanceId: INSTANCE, waitConditionHandleUrl: HANDLE }) } as never);
+    sfnMock.on(DescribeExecutionCommand).resolves({ input: JSON.stringify({ instanceId: INSTANCE, ...WAIT_CONDITION }) } as never);
     const { puts, options } = capture();
-    await backstop(event({ status: 'ABORTED', input: null, inputDetails: { included: false } }), { sfn }, options);
+    await backstop(event({ status: 'ABORTED', input: null, inputDetails: { included: false } }), { sfn, cfn }, options);
     expect(sfnMock).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: EXECUTION });
     expect(puts).toHaveLength(1);
   });
@@ -194,7 +205,7 @@ describe('signal backstop', () => {
   test('an ABORTED event without the stop\'s error: the error is read from Step Functions (a stop by the resource sends nothing)', async () => {
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'ABORTED', error: 'VmExport.Stopped', cause: 'The export resource was deleted.' } as never);
     const { puts, options } = capture();
-    const out = await backstop(event({ status: 'ABORTED', error: undefined }), { sfn }, options);
+    const out = await backstop(event({ status: 'ABORTED', error: undefined }), { sfn, cfn }, options);
     expect(out.action).toBe('none');
     expect(puts).toHaveLength(0);
   });
@@ -202,13 +213,13 @@ describe('signal backstop', () => {
   test('an ABORTED event without an error, and Step Functions has none either (a console stop): one FAILURE signal', async () => {
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'ABORTED' } as never);
     const { puts, options } = capture();
-    await backstop(event({ status: 'ABORTED', error: undefined }), { sfn }, options);
+    await backstop(event({ status: 'ABORTED', error: undefined }), { sfn, cfn }, options);
     expect(puts).toHaveLength(1);
   });
 
   test('an execution started without a wait condition (pipeline, schedule): nothing to signal', async () => {
     const { puts, options } = capture();
-    const out = await backstop(event({ status: 'ABORTED', input: JSON.stringify({ instanceId: INSTANCE }) }), { sfn }, options);
+    const out = await backstop(event({ status: 'ABORTED', input: JSON.stringify({ instanceId: INSTANCE }) }), { sfn, cfn }, options);
     expect(out).toEqual({ action: 'none', why: 'the execution has no wait condition to signal' });
     expect(puts).toHaveLength(0);
   });
@@ -240,8 +251,8 @@ describe('no task is left behind by a start that outlives the deadline', () => {
       .resolves({ ExportTasks: [{ ...task('active'), Tags: [{ Key: 'vm-export:client-token', Value: TOKEN }] }] });
     ec2Mock.on(CancelExportTaskCommand).resolves({});
     const slept: number[] = [];
-    const out = await finish({ action: 'finish', request: { ...request, waitConditionHandleUrl: undefined }, error: { Error: 'VmExport.DeadlinePassed', Cause: 'The deadline passed.' } },
-      { ec2 }, { sleep: async (ms) => { slept.push(ms); } });
+    const out = await finish({ action: 'finish', request: { ...request, waitConditionStackId: undefined, waitConditionHandleLogicalId: undefined }, error: { Error: 'VmExport.DeadlinePassed', Cause: 'The deadline passed.' } },
+      { ec2, cfn }, { sleep: async (ms) => { slept.push(ms); } });
     expect(slept).toEqual([45_000]);
     expect(ec2Mock).toHaveReceivedCommandWith(CancelExportTaskCommand, { ExportTaskId: TASK_ID });
     expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.DeadlinePassed', exportTaskId: TASK_ID });
@@ -253,9 +264,9 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ...task('active'), Tags: [{ Key: 'vm-export:client-token', Value: TOKEN }] }] });
     const out = await finish({
       action: 'finish',
-      request: { ...request, waitConditionHandleUrl: undefined },
+      request: { ...request, waitConditionStackId: undefined, waitConditionHandleLogicalId: undefined },
       error: { Error: 'VmExport.WatchLost', Cause: 'An internal error has occurred. (Service: Ec2, Status Code: 500, Request ID: 1)' },
-    }, { ec2 });
+    }, { ec2, cfn });
     expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
     expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.WatchLost', state: 'active' });
     expect(out.cause).toContain('was NOT cancelled');
@@ -266,9 +277,9 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
     ec2Mock.on(DescribeExportTasksCommand).rejects(sdkError('InternalError', 'An internal error has occurred.', 500));
     const out = await finish({
       action: 'finish',
-      request: { ...request, waitConditionHandleUrl: undefined },
+      request: { ...request, waitConditionStackId: undefined, waitConditionHandleLogicalId: undefined },
       error: { Error: 'VmExport.WatchLost', Cause: 'last poll' },
-    }, { ec2 });
+    }, { ec2, cfn });
     expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.WatchLost', state: 'none' });
     expect(out.cause).toContain('last poll');
     expect(out.cause).toContain('InternalError');
@@ -279,9 +290,9 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
     const out = await finish({
       action: 'finish',
-      request: { ...request, waitConditionHandleUrl: undefined },
+      request: { ...request, waitConditionStackId: undefined, waitConditionHandleLogicalId: undefined },
       error: { Error: 'VmExport.Internal.Completed', Cause: `${TASK_ID}|vms/reported/${TASK_ID}.ova` },
-    }, { ec2 });
+    }, { ec2, cfn });
     expect(out).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID, s3Key: `vms/reported/${TASK_ID}.ova`, state: 'completed' });
   });
 
@@ -290,9 +301,9 @@ describe('finish after a lost watch, and when EC2 forgot the task', () => {
     const adopted = normalizeRequest({ ...INPUT, adoptExportTaskId: TASK_ID, completedExportS3Key: `vms/${TASK_ID}.ova` });
     const out = await finish({
       action: 'finish',
-      request: { ...adopted, waitConditionHandleUrl: undefined },
+      request: { ...adopted, waitConditionStackId: undefined, waitConditionHandleLogicalId: undefined },
       error: { Error: 'VmExport.Internal.Completed', Cause: 'The adopted export task had already completed.' },
-    }, { ec2 });
+    }, { ec2, cfn });
     expect(out).toMatchObject({ status: 'SUCCEEDED', exportTaskId: TASK_ID, s3Key: `vms/${TASK_ID}.ova` });
   });
 

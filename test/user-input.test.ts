@@ -218,7 +218,9 @@ describe('the workflow input', () => {
       exportHash: 'abc',
       adoptExportTaskId: 'export-i-0123456789abcdef0',
       completedExportS3Key: 'exports/export-i-0123456789abcdef0.ova',
-      waitConditionHandleUrl: 'https://cloudformation-waitcondition-eu-west-1.s3.amazonaws.com/x',
+      waitConditionStackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/app/5f1e0c40-0000-4000-8000-000000000000',
+      waitConditionHandleLogicalId: 'ExportHandle0a1b2c3d',
+      waitConditionHandleHash: '5555555555555555555555555555555555555555555555555555555555555555',
       AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:aws:states:eu-west-1:123456789012:execution:parent:run',
     } as any);
     expect(request.adoptExportTaskId).toBe('export-i-0123456789abcdef0');

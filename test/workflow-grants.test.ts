@@ -206,7 +206,7 @@ describe('one provider, two workflows: the provider may run executions of both',
     instanceId: 'i-0fedcba9876543211', bucket, targetEnvironment: TargetEnvironment.VMWARE, workflow: second,
   });
   const template = Template.fromStack(stack);
-  const provider = roleStatements(template, 'VmExportInstanceExportProviderHandlerRole');
+  const provider = roleStatements(template, 'VmExportCustomResourcesHandlerRole');
   const machines = Object.keys(template.findResources('AWS::StepFunctions::StateMachine')).sort();
 
   test('the stack has two state machines and one provider function', () => {

@@ -1,6 +1,6 @@
 /**
- * Error helpers of the bucket grant handler. The Provider framework turns a thrown error into
- * a FAILED response whose reason is the error message, and CloudFormation shows that reason in
+ * Error helpers of the bucket grant handler. The handler turns a thrown error into a FAILED
+ * response whose reason is the error message (see ../shared/cfn-response.ts), and CloudFormation shows that reason in
  * the stack events, so every message names the bucket, the problem and the fix, and stays short
  * (a response body is limited to 4096 bytes).
  */

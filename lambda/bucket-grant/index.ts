@@ -1,5 +1,5 @@
 /**
- * Custom::VmExportBucketGrant: the onEvent handler (custom-resources Provider) that grants the
+ * Custom::VmExportBucketGrant: the logic (served by ../custom-resource) that grants the
  * VM Import/Export service's canonical ID READ_ACP and WRITE on the export bucket, keeping every
  * other grant, and (for an imported bucket) checks the bucket first and adds one bucket policy
  * statement under a Sid of its own. Several grant resources may share a bucket: each records in
@@ -13,6 +13,7 @@ import { Change, GrantState, Holder, holderHash, join, leave, update } from './h
 import { readPolicy, writePolicy } from './policy';
 import { GrantSettings, parseProperties, refuseGuessedCanonicalId } from './properties';
 import { verifyBucket } from './verify';
+import { isCreateFailedMarker } from '../shared/cfn-response';
 import { CLIENT_CONFIG } from '../shared/clients';
 
 /** Created once per container. followRegionRedirects lets the location check see a bucket in another region. */
@@ -21,7 +22,7 @@ const defaultClient = new S3Client({ ...CLIENT_CONFIG, followRegionRedirects: tr
 /** Prefix of the physical id; the bucket name follows, so a new bucket means a new resource. */
 export const PHYSICAL_ID_PREFIX = 'vm-export-grant:';
 
-/** What the Provider framework expects back from onEvent. */
+/** What the handler answers CloudFormation with. */
 export interface BucketGrantResponse {
   readonly PhysicalResourceId: string;
   readonly Data: { readonly CanonicalId: string };
@@ -128,6 +129,10 @@ async function createOrUpdate(event: CloudFormationCustomResourceEvent, s3: S3Cl
 }
 
 async function remove(event: CloudFormationCustomResourceEvent & { RequestType: 'Delete' }, s3: S3Client): Promise<BucketGrantResponse> {
+  if (isCreateFailedMarker(event.PhysicalResourceId)) {
+    // The Delete that follows a failed Create: the Create undid its changes before it failed.
+    return { PhysicalResourceId: event.PhysicalResourceId, Data: { CanonicalId: '' } };
+  }
   const settings = parseProperties(event.ResourceProperties);
   const bucket = settings.bucketName;
   const change = await changeBucket(s3, bucket, true, (state) => leave(state, holderFor(settings, event)), true);
@@ -146,9 +151,4 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, s3: S3Cl
     default:
       throw new Error(`Unknown RequestType '${(event as { RequestType?: unknown }).RequestType}'.`);
   }
-}
-
-/** The Lambda entry point. */
-export async function handler(event: CloudFormationCustomResourceEvent): Promise<BucketGrantResponse> {
-  return onEvent(event);
 }

@@ -66,7 +66,7 @@ export function exportAttributesOf(props: ExportAttributesProperties): ExportAtt
   return { ExportTaskId: exportTaskId, ExportObjectKey: key, ExportObjectUri: s3UriFor(props.S3Bucket, key) };
 }
 
-/** The Provider framework's answer for a Custom::VmExportAttributes event. */
+/** The answer to a Custom::VmExportAttributes event. */
 export interface AttributesResponse {
   readonly PhysicalResourceId: string;
   readonly Data?: ExportAttributesData;

@@ -1,5 +1,5 @@
 /**
- * onEvent handler of the Custom::VmInstanceExport resource (CDK Provider framework), and of the
+ * The logic of the Custom::VmInstanceExport resource, and of the
  * Custom::VmExportAttributes resource that reads a completed export's attributes (./attributes).
  *
  * Create starts one execution of the export workflow under a deterministic name and answers
@@ -28,6 +28,7 @@ import { CLIENT_CONFIG } from '../shared/clients';
 import {
   ERROR_INVALID_INPUT,
   ERROR_QUOTA_FULL,
+  ERROR_WORKFLOW_ERROR,
   EXECUTION_STOPPED_BY_PROVIDER,
   EXPORT_AFFECTING_PROPERTIES,
   EXPORT_ATTRIBUTES_RESOURCE_TYPE,
@@ -42,6 +43,7 @@ import {
 } from '../shared/contract';
 import { errorCode, errorMessage, isNotFound, VmExportError } from '../shared/ec2-errors';
 import { cancelExport, findTaskByTag, isCancellable, startExport, tagValue } from '../shared/export-task';
+import { handleUrlHash, readHandleUrl } from '../shared/handle-url';
 import {
   clientTokenFor,
   clientTokenOfExecutionName,
@@ -66,7 +68,7 @@ export interface ProviderClients {
   readonly cfn: CloudFormationClient;
 }
 
-/** What the Provider framework expects back from onEvent. */
+/** What the handler answers CloudFormation with. */
 export interface ProviderResponse {
   readonly PhysicalResourceId: string;
   readonly Data?: ExportResourceData | ExportAttributesData;
@@ -146,6 +148,26 @@ function deadlineOf(value: string | undefined): { deadlineSeconds?: number } {
   return { deadlineSeconds: /^\d+$/.test(text) ? Number(text) : (value as unknown as number) };
 }
 
+/**
+ * Where the workflow finds the wait condition to signal: the stack, the handle's logical id and
+ * the SHA-256 hash of the handle's URL, read here from CloudFormation (the handle's physical id).
+ * The URL itself is in no resource property, log or execution input: the step that signals reads
+ * it again and signals only when its hash matches (see ../shared/handle-url.ts).
+ */
+async function handleOf(
+  clients: ProviderClients,
+  stackId: string,
+  props: Props,
+): Promise<Pick<WorkflowInput, 'waitConditionStackId' | 'waitConditionHandleLogicalId' | 'waitConditionHandleHash'>> {
+  const logicalId = props.WaitConditionHandle!;
+  const url = await readHandleUrl(clients.cfn, { stackId, logicalId });
+  if (url === undefined) {
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      `The wait condition handle ${logicalId} does not exist in the stack: the export cannot be waited for (WaitConditionHandle must be the logical id of the export's handle).`);
+  }
+  return { waitConditionStackId: stackId, waitConditionHandleLogicalId: logicalId, waitConditionHandleHash: handleUrlHash(url) };
+}
+
 function isTrue(v: string | undefined): boolean {
   return String(v).toLowerCase() === 'true';
 }
@@ -165,15 +187,31 @@ async function startExecution(
   name: string,
   input: WorkflowInput,
 ): Promise<string> {
+  const executionArn = executionArnFor(stateMachineArn, name);
   try {
     await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
   } catch (err) {
-    // The same request retried: the execution of this name is the one to answer with.
+    // The same request retried: the execution of this name is the one to answer with, unless this
+    // handler stopped it (an earlier attempt failed and undid what it started).
     if (errorCode(err) !== 'ExecutionAlreadyExists') {
       throw err;
     }
+    await refuseUndoneExecution(clients, executionArn);
   }
-  return executionArnFor(stateMachineArn, name);
+  return executionArn;
+}
+
+/**
+ * Throws when the execution was stopped by this handler (the undo of an earlier, failed attempt
+ * of the same request): answering SUCCESS with it would leave the deployment waiting for a
+ * signal that never comes.
+ */
+async function refuseUndoneExecution(clients: ProviderClients, executionArn: string): Promise<void> {
+  const out = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  if (out?.status === 'ABORTED' && out.error === EXECUTION_STOPPED_BY_PROVIDER) {
+    throw new VmExportError(ERROR_WORKFLOW_ERROR,
+      `The export workflow execution of this request was stopped by an earlier attempt that failed (${truncate(out.cause ?? 'no cause', 300)}); nothing is running. Deploy again.`);
+  }
 }
 
 /** Stops an execution when it is still running; a missing execution is fine. */
@@ -219,14 +257,11 @@ export async function startNewExport(
   if (waitForCompletion) {
     if (!props.WaitConditionHandle) {
       throw new VmExportError(ERROR_INVALID_INPUT,
-        'WaitConditionHandle is missing (WaitForCompletion is \'true\'): pass the handle\'s Ref.');
+        'WaitConditionHandle is missing (WaitForCompletion is \'true\'): pass the logical id of the wait condition handle.');
     }
   }
   // Validation errors are thrown before anything starts.
-  const request: NormalizedRequest = normalizeRequest({
-    ...base,
-    ...(waitForCompletion ? { waitConditionHandleUrl: props.WaitConditionHandle } : {}),
-  });
+  const request: NormalizedRequest = normalizeRequest(base);
   if (isTrue(props.Preflight)) {
     // The construct always passes the region's ID (or the user's); the table stays out of this bundle.
     if (!request.canonicalId) {
@@ -238,13 +273,14 @@ export async function startNewExport(
   const name = executionNameFor(clientToken);
 
   if (waitForCompletion) {
+    const handle = await handleOf(clients, event.StackId, props);
     let executionArn: string;
     try {
-      executionArn = await startExecution(clients, props.StateMachineArn, name,
-        { ...base, waitConditionHandleUrl: props.WaitConditionHandle });
+      executionArn = await startExecution(clients, props.StateMachineArn, name, { ...base, ...handle });
     } catch (err) {
       // The execution may have started although the call failed (e.g. the answer was lost), and
-      // the Provider framework ignores the Delete after a failed Create: stop it and cancel its task.
+      // the Delete after a failed Create does nothing (its physical id is the create-failed
+      // marker): stop it and cancel its task.
       await undo(clients, executionArnFor(props.StateMachineArn, name), undefined, clientToken);
       throw err;
     }
@@ -276,8 +312,8 @@ export async function startNewExport(
       Data: { ExecutionArn: executionArn, ...taskData(request, exportTaskId, started.s3Key) },
     };
   } catch (err) {
-    // The Provider framework ignores the Delete after a failed Create: undo the task first (and
-    // the execution, which may have started although the call failed).
+    // The Delete after a failed Create does nothing: undo the task first (and the execution,
+    // which may have started although the call failed).
     await undo(clients, executionArnFor(props.StateMachineArn, watchName), exportTaskId, clientToken);
     throw err;
   }
@@ -403,7 +439,7 @@ async function rewatch(clients: ProviderClients, event: CloudFormationCustomReso
     preflight: false,
     clientToken: oldToken,
     exportHash: exportHashOf(event.StackId, event.LogicalResourceId, props),
-    waitConditionHandleUrl: props.WaitConditionHandle,
+    ...await handleOf(clients, event.StackId, props),
     ...adoptionOf(record),
   });
   normalizeRequest(input);
@@ -521,7 +557,7 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, clients:
   }
 }
 
-/** The Lambda entry point (Provider framework onEvent). */
-export async function handler(event: CloudFormationCustomResourceEvent): Promise<ProviderResponse> {
-  return onEvent(event, { sfn, ec2, s3, cfn });
+/** The module's SDK clients (created once per container), for the Lambda entry point (../custom-resource). */
+export function defaultProviderClients(): ProviderClients {
+  return { sfn, ec2, s3, cfn };
 }

@@ -5,6 +5,7 @@
  * execution's own timeout), this sends the wait condition one FAILURE signal with the reason,
  * so that no deployment waits out its full timeout.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { causeText } from '../shared/cause';
 import {
@@ -19,6 +20,7 @@ import {
   EXECUTION_STOPPED_BY_PROVIDER,
 } from '../shared/contract';
 import { errorCode, errorMessage } from '../shared/ec2-errors';
+import { handleUrlOf } from '../shared/handle-url';
 import { buildSignal, sendSignal, SignalOptions } from '../shared/signal';
 
 /** The `detail-type` Step Functions gives execution status changes on the default event bus. */
@@ -118,26 +120,36 @@ async function withStopError(sfn: SFNClient, detail: ExecutionStatusChangeEvent[
 /** Sends the FAILURE signal an execution that ended without signalling owes its wait condition. */
 export async function backstop(
   event: ExecutionStatusChangeEvent,
-  clients: { readonly sfn: SFNClient },
+  clients: { readonly sfn: SFNClient; readonly cfn: CloudFormationClient },
   options: SignalOptions = {},
 ): Promise<BackstopResult> {
   const detail = await withStopError(clients.sfn, event.detail);
   const skip = noSignalNeeded(detail);
-  const result = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients.sfn, options));
+  const result = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients, options));
   console.log(JSON.stringify({ message: 'signal backstop', executionArn: detail.executionArn, status: detail.status, error: detail.error, ...result }));
   return result;
 }
 
-async function signalFor(detail: ExecutionStatusChangeEvent['detail'], sfn: SFNClient, options: SignalOptions): Promise<BackstopResult> {
+async function signalFor(
+  detail: ExecutionStatusChangeEvent['detail'],
+  clients: { readonly sfn: SFNClient; readonly cfn: CloudFormationClient },
+  options: SignalOptions,
+): Promise<BackstopResult> {
   let input: Record<string, unknown>;
   try {
-    input = await inputOf(sfn, detail);
+    input = await inputOf(clients.sfn, detail);
   } catch (err) {
     throw new Error(`The execution input of ${detail.executionArn} could not be read (${errorCode(err)}: ${errorMessage(err)}); EventBridge retries.`);
   }
-  const url = input.waitConditionHandleUrl;
-  if (typeof url !== 'string' || url === '') {
+  const stackId = input.waitConditionStackId;
+  const logicalId = input.waitConditionHandleLogicalId;
+  if (typeof stackId !== 'string' || stackId === '' || typeof logicalId !== 'string' || logicalId === '') {
     return { action: 'none', why: 'the execution has no wait condition to signal' };
+  }
+  const urlHash = typeof input.waitConditionHandleHash === 'string' ? input.waitConditionHandleHash : '';
+  const url = await handleUrlOf(clients.cfn, { stackId, logicalId, urlHash });
+  if (!url) {
+    return { action: 'none', why: 'the wait condition handle no longer exists' };
   }
   const data = detail.error || detail.status;
   await sendSignal(url, buildSignal(false, data, reasonOf(detail, input.instanceId)), options);

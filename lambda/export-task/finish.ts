@@ -3,6 +3,7 @@
  * state, cancel a task only when the workflow gives up on it for good (deadline or an
  * unexpected error, never a lost watch), signal the wait condition, return the WorkflowOutput.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client, ExportTask } from '@aws-sdk/client-ec2';
 import { causeText } from '../shared/cause';
 import {
@@ -28,6 +29,7 @@ import {
 } from '../shared/contract';
 import { errorCode, errorMessage } from '../shared/ec2-errors';
 import { cancelExport, findTaskByTag, findTaskForRequest, isCancellable } from '../shared/export-task';
+import { handleUrlOf } from '../shared/handle-url';
 import { DEFAULT_S3_PREFIX, objectExtensionFor, objectKeyFor, s3UriFor } from '../shared/normalize';
 import { buildSignal, parseSuccessData, sendSignal, SignalOptions, successData } from '../shared/signal';
 import { MAX_REASON_CHARS, truncate } from '../shared/truncate';
@@ -220,11 +222,28 @@ async function outcomeOf(event: FinishEvent, ec2: EC2Client, options: FinishOpti
   };
 }
 
+/** The URL of the request's wait condition handle; undefined without one, or when it is gone. */
+async function signalUrlOf(request: AnyRequest, cfn: CloudFormationClient): Promise<string | undefined> {
+  if (!request.waitConditionStackId || !request.waitConditionHandleLogicalId) {
+    return undefined;
+  }
+  const where = { stackId: request.waitConditionStackId, logicalId: request.waitConditionHandleLogicalId };
+  const url = await handleUrlOf(cfn, { ...where, urlHash: request.waitConditionHandleHash ?? '' });
+  if (!url) {
+    console.log(JSON.stringify({ message: 'no signal sent: the wait condition handle no longer exists', ...where }));
+  }
+  return url;
+}
+
 /**
  * `finish`: decide the outcome, cancel an active task when giving up, signal the wait
  * condition handle when there is one, and return the WorkflowOutput.
  */
-export async function finish(event: FinishEvent, clients: { readonly ec2: EC2Client }, options: FinishOptions = {}): Promise<WorkflowOutput> {
+export async function finish(
+  event: FinishEvent,
+  clients: { readonly ec2: EC2Client; readonly cfn: CloudFormationClient },
+  options: FinishOptions = {},
+): Promise<WorkflowOutput> {
   const request = (event.request ?? {}) as AnyRequest;
   const instanceId = request.instanceId ?? '';
   const s3Bucket = request.s3Bucket ?? '';
@@ -243,11 +262,12 @@ export async function finish(event: FinishEvent, clients: { readonly ec2: EC2Cli
   };
   console.log(JSON.stringify({ message: 'export finished', ...output, caught: event.error?.Error }));
 
-  if (request.waitConditionHandleUrl) {
+  const url = await signalUrlOf(request, clients.cfn);
+  if (url) {
     const signal = output.status === 'SUCCEEDED'
       ? buildSignal(true, successData(exportTaskId!, s3Key!), `Exported ${instanceId} to ${output.s3Uri}`)
       : buildSignal(false, output.errorName!, `${output.errorName}: ${output.cause}`);
-    await sendSignal(request.waitConditionHandleUrl, signal, options);
+    await sendSignal(url, signal, options);
   }
   return output;
 }

@@ -1,6 +1,7 @@
 /**
  * The export workflow's Lambda step: `prepare`, `start` and `finish` (see ExportTaskEvent).
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -30,6 +31,7 @@ export type { BackstopResult, ExecutionStatusChangeEvent } from './backstop';
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const s3 = new S3Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
+const cfn = new CloudFormationClient(CLIENT_CONFIG);
 
 /** The SDK clients the steps use. */
 export interface TaskClients {
@@ -78,7 +80,7 @@ export async function start(request: NormalizedRequest, clients: { readonly ec2:
  */
 export async function handler(event: ExportTaskEvent): Promise<NormalizedRequest | StartResult | WorkflowOutput | BackstopResult> {
   if (isExecutionStatusChange(event)) {
-    return backstop(event, { sfn });
+    return backstop(event, { sfn, cfn });
   }
   const clients = { ec2, s3 };
   switch (event?.action) {
@@ -87,7 +89,7 @@ export async function handler(event: ExportTaskEvent): Promise<NormalizedRequest
     case 'start':
       return start(event.request, clients);
     case 'finish':
-      return finish(event, clients);
+      return finish(event, { ec2, cfn });
     default:
       throw new VmExportError(ERROR_INVALID_INPUT,
         `Unknown action ${JSON.stringify((event as { action?: unknown } | undefined)?.action)}: the export-task function takes 'prepare', 'start' or 'finish'.`);

@@ -51,8 +51,22 @@ export interface WorkflowInput {
   readonly completedExportS3Key?: string;
   /** Optional. The canonical ID the bucket must grant (preflight checks the ACL); default: the region's. */
   readonly canonicalId?: string;
-  /** Optional. An AWS::CloudFormation::WaitConditionHandle URL to signal at the end. */
-  readonly waitConditionHandleUrl?: string;
+  /**
+   * Optional, with waitConditionHandleLogicalId. The ARN of the stack whose wait condition the
+   * workflow signals at the end.
+   */
+  readonly waitConditionStackId?: string;
+  /**
+   * Optional, with waitConditionStackId. The logical id of the AWS::CloudFormation::WaitConditionHandle
+   * to signal; the step that signals reads its URL (the handle's physical id) from CloudFormation.
+   */
+  readonly waitConditionHandleLogicalId?: string;
+  /**
+   * Optional, with waitConditionHandleLogicalId. The SHA-256 hash (hex) of the handle's URL: the
+   * step that signals sends nothing unless the URL it reads has this hash (proof that whoever
+   * started the execution could read the URL; see handle-url.ts).
+   */
+  readonly waitConditionHandleHash?: string;
 }
 
 /** What the workflow returns on success (and what the finish step returns inside `result`). */
@@ -97,7 +111,10 @@ export interface ExportResourceProperties {
   readonly DeleteObjectOnDelete: string;
   /** The canonical ID the bucket grants (preflight checks the bucket ACL against it). */
   readonly CanonicalId: string;
-  /** Present when WaitForCompletion is 'true': the Ref of the wait condition handle (its URL). */
+  /**
+   * Present when WaitForCompletion is 'true': the logical id of the wait condition handle (never
+   * its Ref, a presigned URL that would be in the template's resolved properties and the logs).
+   */
   readonly WaitConditionHandle?: string;
   /** User-controlled revision; part of the wait condition's logical id. */
   readonly Revision?: string;
@@ -155,7 +172,9 @@ export interface NormalizedRequest {
   readonly adoptExportTaskId?: string;
   readonly completedExportS3Key?: string;
   readonly canonicalId?: string;
-  readonly waitConditionHandleUrl?: string;
+  readonly waitConditionStackId?: string;
+  readonly waitConditionHandleLogicalId?: string;
+  readonly waitConditionHandleHash?: string;
   /** `<prefix>` + `<task id>` + this extension makes the object key: `.ova`, `.vmdk` or `.vhd`. */
   readonly objectExtension: string;
   /** Set by `prepare`: epoch milliseconds after which `start` creates no task (the deadline). */

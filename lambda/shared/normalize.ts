@@ -46,11 +46,48 @@ export const DOCUMENTED_INPUT_KEYS = [
  * and the key Step Functions adds to the input of an execution started by another execution.
  */
 export const INTERNAL_INPUT_KEYS = [
-  'exportHash', 'adoptExportTaskId', 'completedExportS3Key', 'waitConditionHandleUrl',
+  'exportHash', 'adoptExportTaskId', 'completedExportS3Key', 'waitConditionStackId', 'waitConditionHandleLogicalId', 'waitConditionHandleHash',
   'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID',
 ] as const;
 const KNOWN_INPUT_KEYS: readonly string[] = [...DOCUMENTED_INPUT_KEYS, ...INTERNAL_INPUT_KEYS];
 const RESERVED_TAG_KEYS = [TAG_CLIENT_TOKEN, TAG_EXPORT_HASH, TAG_MANAGED];
+
+/** A CloudFormation stack ARN: `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>`. */
+const STACK_ARN = /^arn:[a-z-]+:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]{0,127}\/[A-Za-z0-9-]+$/;
+/** A template's logical id: letters and digits, at most 255. */
+const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
+
+/** A SHA-256 hash in hex. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+type WaitCondition = Pick<NormalizedRequest, 'waitConditionStackId' | 'waitConditionHandleLogicalId' | 'waitConditionHandleHash'>;
+
+/** The wait condition to signal (all three keys or none), with a problem for each bad value. */
+function waitConditionOf(str: (field: string) => string | undefined, problems: string[]): WaitCondition {
+  const stackId = str('waitConditionStackId') || undefined;
+  const handleLogicalId = str('waitConditionHandleLogicalId') || undefined;
+  const urlHash = str('waitConditionHandleHash') || undefined;
+  if (stackId === undefined && handleLogicalId === undefined && urlHash === undefined) {
+    return {};
+  }
+  const before = problems.length;
+  if (stackId === undefined || handleLogicalId === undefined || urlHash === undefined) {
+    problems.push('waitConditionStackId, waitConditionHandleLogicalId and waitConditionHandleHash go together (set by InstanceExport): pass all three, or none.');
+  }
+  if (urlHash !== undefined && !SHA256_HEX.test(urlHash)) {
+    problems.push(`waitConditionHandleHash ${show(urlHash)} is not a SHA-256 hash: 64 lower-case hex characters.`);
+  }
+  if (stackId !== undefined && !STACK_ARN.test(stackId)) {
+    problems.push(`waitConditionStackId ${show(stackId)} is not a CloudFormation stack ARN: pass the stack's id (AWS::StackId), arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>.`);
+  }
+  if (handleLogicalId !== undefined && !LOGICAL_ID.test(handleLogicalId)) {
+    problems.push(`waitConditionHandleLogicalId ${show(handleLogicalId)} is not a logical id: pass the logical id of the AWS::CloudFormation::WaitConditionHandle (letters and digits).`);
+  }
+  if (problems.length > before) {
+    return {};
+  }
+  return { waitConditionStackId: stackId, waitConditionHandleLogicalId: handleLogicalId, waitConditionHandleHash: urlHash };
+}
 
 /** The object extension for a disk image format and container: `.ova`, `.vmdk` or `.vhd`. */
 export function objectExtensionFor(diskImageFormat: string, containerFormat: string): string {
@@ -226,10 +263,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   if (canonicalId !== undefined && !CANONICAL_ID_PATTERN.test(canonicalId)) {
     problems.push(`canonicalId ${show(canonicalId)} is not a canonical user id: use 64 lower-case hex characters, or omit it to use the region's VM Import/Export id.`);
   }
-  const waitConditionHandleUrl = str('waitConditionHandleUrl') || undefined;
-  if (waitConditionHandleUrl !== undefined && !waitConditionHandleUrl.startsWith('https://')) {
-    problems.push('waitConditionHandleUrl must be the https URL of an AWS::CloudFormation::WaitConditionHandle (its Ref).');
-  }
+  const waitCondition = waitConditionOf(str, problems);
 
   if (problems.length > 0) {
     const who = instanceId && INSTANCE_ID.test(instanceId) ? `the export of ${instanceId}` : 'the export';
@@ -251,7 +285,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
     ...(adoptExportTaskId ? { adoptExportTaskId } : {}),
     ...(completedExportS3Key ? { completedExportS3Key } : {}),
     ...(canonicalId ? { canonicalId } : {}),
-    ...(waitConditionHandleUrl ? { waitConditionHandleUrl } : {}),
+    ...waitCondition,
     objectExtension,
   };
 }

@@ -2,9 +2,9 @@
  * Signals an AWS::CloudFormation::WaitConditionHandle. The handle URL is a presigned URL (a
  * credential): it is never logged nor put into an error message.
  */
-import { REQUEST_TIMEOUT_MS } from './clients';
 import { ERROR_WORKFLOW_ERROR, SIGNAL_DATA_SEPARATOR, WAIT_CONDITION_UNIQUE_ID } from './contract';
 import { VmExportError } from './ec2-errors';
+import { PutOptions, putWithRetries } from './http-put';
 import { MAX_REASON_CHARS, truncate } from './truncate';
 
 /** The JSON document a wait condition handle takes. */
@@ -15,18 +15,9 @@ export interface WaitConditionSignal {
   readonly Reason: string;
 }
 
-/** The fetch function used to send (replaceable in tests). */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal?: AbortSignal }) =>
-Promise<{ ok: boolean; status: number }>;
-
-export interface SignalOptions {
-  readonly fetch?: FetchLike;
-  /** Attempts in all (default 4). */
-  readonly attempts?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  /** Milliseconds one PUT may take before it is abandoned and retried (default 10 s). */
-  readonly attemptTimeoutMs?: number;
-}
+/** How the signal is sent (see http-put.ts). */
+export type SignalOptions = PutOptions;
+export type { FetchLike } from './http-put';
 
 /** The Data of a success signal: the task id and the object key the task reported. */
 export function successData(exportTaskId: string, s3Key: string): string {
@@ -57,58 +48,15 @@ export function buildSignal(success: boolean, data: string, reason: string): Wai
   };
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** One PUT, abandoned after `timeoutMs` even if the transport ignores the abort signal. */
-async function putOnce(send: FetchLike, url: string, body: string, timeoutMs: number): Promise<{ ok: boolean; status: number }> {
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      const error = new Error(`no answer within ${timeoutMs} ms`);
-      error.name = 'TimeoutError';
-      reject(error);
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([send(url, { method: 'PUT', headers: { 'Content-Type': '' }, body, signal: controller.signal }), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * PUTs the signal to the handle URL with an empty Content-Type (what the presigned URL was
- * signed with). Each attempt is abandoned after `attemptTimeoutMs`. Retries network errors,
- * timeouts and 5xx answers; throws VmExport.WorkflowError after the last attempt or on a 4xx
- * answer (e.g. an expired URL).
+ * PUTs the signal to the handle URL (see putWithRetries: per-attempt timeout, retries of
+ * network errors, timeouts and 5xx answers). Throws VmExport.WorkflowError after the last
+ * attempt or on a 4xx answer (e.g. an expired URL).
  */
 export async function sendSignal(url: string, signal: WaitConditionSignal, options: SignalOptions = {}): Promise<void> {
-  const send: FetchLike = options.fetch ?? ((u, init) => fetch(u, init));
-  const attempts = options.attempts ?? 4;
-  const sleep = options.sleep ?? defaultSleep;
-  const timeoutMs = options.attemptTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  const body = JSON.stringify(signal);
-  let last = '';
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      const res = await putOnce(send, url, body, timeoutMs);
-      if (res.ok) {
-        return;
-      }
-      last = `HTTP ${res.status}`;
-      if (res.status < 500) {
-        break;
-      }
-    } catch (err) {
-      // The error text of a failed request may contain the URL: keep only its name.
-      last = `network error (${(err as { name?: string } | undefined)?.name ?? 'Error'})`;
-    }
-    if (attempt < attempts) {
-      await sleep(Math.min(8000, 500 * 2 ** (attempt - 1)));
-    }
+  const result = await putWithRetries(url, JSON.stringify(signal), options);
+  if (!result.ok) {
+    throw new VmExportError(ERROR_WORKFLOW_ERROR,
+      `Could not signal the wait condition handle (${signal.Status} ${signal.Data}): ${result.last}.`);
   }
-  throw new VmExportError(ERROR_WORKFLOW_ERROR,
-    `Could not signal the wait condition handle (${signal.Status} ${signal.Data}): ${last}.`);
 }

@@ -4,7 +4,7 @@
  * `test/readme-troubleshooting.test.ts` checks that the README's Troubleshooting section lists
  * every row's error.
  */
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateInstanceExportTaskCommand,
   DescribeExportTasksCommand,
@@ -184,6 +184,10 @@ export function setWorld(bucket: BucketWorld = {}, ec2: InstanceWorld = {}): voi
   ec2Mock.reset();
   sfnMock.reset();
   cfnMock.reset();
+  // The export's wait condition handle, as CloudFormation reports it (its physical id is its URL).
+  cfnMock.on(DescribeStackResourceCommand).resolves({
+    StackResourceDetail: { PhysicalResourceId: `https://cloudformation-waitcondition-${REGION}.s3.amazonaws.com/h?X-Amz-Signature=abc`, ResourceStatus: 'CREATE_COMPLETE' } as never,
+  });
   if (bucket.missing) {
     s3Mock.onAnyCommand().rejects(awsError('NoSuchBucket', 'The specified bucket does not exist', 404));
   } else {
@@ -240,14 +244,14 @@ export function writeCalls(): { createExportTask: number; startExecution: number
 export function grantCreate(overrides: Record<string, string> = {}): Promise<unknown> {
   const event: CloudFormationCustomResourceEvent = {
     RequestType: 'Create',
-    ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:grant-framework-onEvent`,
+    ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:VmExportCustomResourcesHandler`,
     ResponseURL: 'https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/x',
     StackId: STACK_ID,
     RequestId: '6f9619ff-8b86-d011-b42d-00c04fc964ff',
     LogicalResourceId: 'ExistingServiceGrant',
     ResourceType: 'Custom::VmExportBucketGrant',
     ResourceProperties: {
-      ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:grant-framework-onEvent`,
+      ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:VmExportCustomResourcesHandler`,
       BucketName: BUCKET,
       CanonicalId: SERVICE_ID,
       Partition: 'aws',
@@ -264,7 +268,7 @@ export function grantCreate(overrides: Record<string, string> = {}): Promise<unk
 /** Create of an `InstanceExport`'s custom resource with preflight on (the construct's default). */
 export function exportCreate(): Promise<unknown> {
   const properties: ExportResourceProperties = {
-    ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:export-framework-onEvent`,
+    ServiceToken: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:VmExportCustomResourcesHandler`,
     StateMachineArn: STATE_MACHINE,
     InstanceId: INSTANCE,
     TargetEnvironment: 'vmware',
@@ -277,7 +281,7 @@ export function exportCreate(): Promise<unknown> {
     Preflight: 'true',
     DeleteObjectOnDelete: 'false',
     CanonicalId: SERVICE_ID,
-    WaitConditionHandle: `https://cloudformation-waitcondition-${REGION}.s3.${REGION}.amazonaws.com/h?X-Amz-Signature=abc`,
+    WaitConditionHandle: 'ExportHandle0a1b2c3d',
   };
   const event: CloudFormationCustomResourceEvent = {
     RequestType: 'Create',

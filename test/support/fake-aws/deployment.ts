@@ -26,6 +26,11 @@ type Json = any;
 /** Definitions per template object and environment: the fake validates each object once. */
 const DEFINITIONS = new WeakMap<object, Map<string, Record<string, any>>>();
 
+/** The presigned URL a wait condition handle gets (its Ref and physical id). */
+export function handleUrl(region: string, accountId: string, stackName: string, logicalId: string): string {
+  return `https://cloudformation-waitcondition-${region}.s3.${region}.amazonaws.com/arn%3Aaws%3Acloudformation%3A${region}%3A${accountId}%3Astack/${stackName}/${logicalId}?X-Amz-Signature=fake`;
+}
+
 export class LocalDeployment {
   public readonly stackId: string;
   public readonly stackName: string;
@@ -49,7 +54,9 @@ export class LocalDeployment {
           break;
         }
         case 'AWS::CloudFormation::WaitConditionHandle':
-          this.refs[id] = `https://cloudformation-waitcondition-${region}.s3.${region}.amazonaws.com/arn%3Aaws%3Acloudformation%3A${region}%3A${accountId}%3Astack/${this.stackName}/${id}?X-Amz-Signature=fake`;
+          // The Ref and the physical id of a handle are its presigned URL.
+          this.refs[id] = handleUrl(region, accountId, this.stackName, id);
+          fake.cfn.putResource(this.stackId, id, String(this.refs[id]));
           break;
         case 'AWS::StepFunctions::StateMachine':
           this.refs[id] = `arn:aws:states:${region}:${accountId}:stateMachine:${id}`;

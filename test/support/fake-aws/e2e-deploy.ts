@@ -2,8 +2,11 @@
  * TEST CODE ONLY: "deploys" a synthesized stack against the local AWS stand-in the way the
  * end-to-end tests need it: the bucket, the bucket grant (Create) and the export provider
  * (Create), with the state machines and the signal backstop rule registered; plus what a user
- * would look at afterwards (the wait condition's signals and Data).
+ * would look at afterwards (the wait condition's signals and Data). Both Creates are delivered as
+ * CloudFormation delivers them (custom-resource.ts): the handler answers the response URL itself.
  */
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { CfnResponse, invokeCustomResource } from './custom-resource';
 import { LocalDeployment } from './deployment';
 import { createFakeAws, FakeAws, FakeAwsOptions } from './index';
 import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE } from './sample-stack';
@@ -19,6 +22,23 @@ export interface Deployed {
   readonly dep: LocalDeployment;
   readonly exportId: string;
   readonly response: ProviderResponse;
+  /** The export's Create as CloudFormation received it, and the invocations it took. */
+  readonly answer: CfnResponse;
+  readonly invocations: number;
+}
+
+/**
+ * Delivers a custom resource event as CloudFormation does and returns the answer; a FAILED
+ * answer rejects with its reason (as the handler's error would).
+ */
+export async function deliver(
+  event: CloudFormationCustomResourceEvent,
+  onEvent: (event: CloudFormationCustomResourceEvent) => Promise<{ PhysicalResourceId: string; Data?: object }>,
+): Promise<{ answer: CfnResponse; invocations: number }> {
+  const record = await invokeCustomResource(event, onEvent);
+  if (!record.response) throw new Error(`no answer reached CloudFormation for ${event.RequestType} ${event.LogicalResourceId}`);
+  if (record.response.Status !== 'SUCCESS') throw new Error(record.response.Reason);
+  return { answer: record.response, invocations: record.invocations };
 }
 
 /** Creates the bucket, runs the bucket grant (Create) and the export provider (Create). */
@@ -31,12 +51,13 @@ export async function deploy(template: any, fakeOptions: FakeAwsOptions = {}, se
   fake.ec2.addInstance({ instanceId: SAMPLE_INSTANCE });
   setup(fake);
   const grantId = dep.only('Custom::VmExportBucketGrant');
-  const grant = await bucketGrantOnEvent(dep.createEvent(grantId), fake.clients('bucket-grant').s3);
+  const grant = await deliver(dep.createEvent(grantId), (e) => bucketGrantOnEvent(e, fake.clients('bucket-grant').s3));
   // What CloudFormation then answers for Fn::GetAtt <grant>.<key> (the export reads CanonicalId).
-  for (const [key, value] of Object.entries(grant.Data ?? {})) dep.refs[`${grantId}.${key}`] = value;
+  for (const [key, value] of Object.entries(grant.answer.Data ?? {})) dep.refs[`${grantId}.${key}`] = value;
   const exportId = dep.only('Custom::VmInstanceExport');
-  const response = await providerOnEvent(dep.createEvent(exportId), fake.clients('provider'));
-  return { fake, dep, exportId, response };
+  const { answer, invocations } = await deliver(dep.createEvent(exportId), (e) => providerOnEvent(e, fake.clients('provider')));
+  const response = { PhysicalResourceId: answer.PhysicalResourceId, Data: answer.Data } as ProviderResponse;
+  return { fake, dep, exportId, response, answer, invocations };
 }
 
 function bucketLogicalId(template: any): string {
@@ -50,7 +71,8 @@ export function onlySignal(d: Deployed) {
   expect(d.fake.signals).toHaveLength(1);
   const signal = d.fake.signals[0];
   expect(signal.method).toBe('PUT');
-  expect(signal.url).toBe(d.dep.properties(d.exportId).WaitConditionHandle);
+  // The resource names the handle by its logical id; the URL is the handle's Ref (physical id).
+  expect(signal.url).toBe(d.dep.refs[d.dep.properties(d.exportId).WaitConditionHandle]);
   expect(signal.body.UniqueId).toBe('export');
   return signal.body;
 }
