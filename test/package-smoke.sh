@@ -28,7 +28,7 @@ tarball=$(locate_tarball "${1:-}") || { echo "$tarball"; exit 1; }
 
 # The package must carry the bundled handlers (they are built by `npx projen bundle`).
 listing=$(tar tzf "$tarball") || fail "cannot read $tarball"
-for handler in bucket-grant export-provider export-task; do
+for handler in custom-resource export-task; do
   grep -qx "package/assets/lambda/$handler/index/index.js" <<< "$listing" \
     || fail "the tarball lacks assets/lambda/$handler/index/index.js (was 'npx projen bundle' run before packaging?)"
 done
@@ -111,8 +111,8 @@ for (const [id, fn] of functions) {
   if (!fs.existsSync(path.join(dir, handlerFile))) { problems.push(`${id}: ${handlerFile} missing in ${dir}`); continue; }
   handlerAssets++;
 }
-// The library's three handlers: bucket grant, export provider, export task.
-if (handlerAssets < 3) problems.push(`only ${handlerAssets} Lambda functions have a shipped handler asset (expected at least 3)`);
+// The library's two functions: the custom resource function (bucket grant, export, attributes) and the export task.
+if (handlerAssets !== 2) problems.push(`${handlerAssets} Lambda functions have a shipped handler asset (expected the library's 2)`);
 
 if (problems.length > 0) {
   console.error(problems.join('\n'));
