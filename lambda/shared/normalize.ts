@@ -122,7 +122,8 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     problems.push(`the input must be a JSON object of the documented fields (${DOCUMENTED_INPUT_KEYS.join(', ')}), got ${show(raw)}.`);
   }
-  const unknown = typeof raw === 'object' && raw !== null ? Object.keys(raw).filter((k) => !KNOWN_INPUT_KEYS.includes(k)) : [];
+  // raw is never null (input ?? {}).
+  const unknown = typeof raw === 'object' ? Object.keys(raw).filter((k) => !KNOWN_INPUT_KEYS.includes(k)) : [];
   if (unknown.length > 0) {
     const near = (k: string) => KNOWN_INPUT_KEYS.find((known) => known.toLowerCase() === k.toLowerCase()
       || (k.toLowerCase() === 'deadline' && known === 'deadlineSeconds'));
