@@ -188,7 +188,7 @@ const packageAll = project.tasks.tryFind('package-all')!;
 packageAll.reset();
 packageAll.spawn(project.tasks.tryFind('package:js')!);
 project.addTask('readme:canonical-ids', {
-  description: 'Rewrite the README\'s canonical-ID table from src/canonical-id-table.ts',
+  description: 'Rewrite the README\'s canonical-ID table from src/bucket/canonical-id-table.ts',
   exec: 'ts-node --project test/tsconfig.json --transpile-only test/support/canonical-id-readme.ts',
 });
 project.addTask('bindings:check', {

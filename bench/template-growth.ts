@@ -11,9 +11,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Section, Verdict, bytes, int, verdictCell } from './table';
-import { TargetEnvironment } from '../src/export-formats';
-import { InstanceExport } from '../src/instance-export';
-import { VmExportBucket } from '../src/vm-export-bucket';
+import { VmExportBucket } from '../src/bucket/vm-export-bucket';
+import { InstanceExport } from '../src/instance-export/instance-export';
+import { TargetEnvironment } from '../src/workflow/export-formats';
 
 export const TEMPLATE_BUDGETS = {
   /**

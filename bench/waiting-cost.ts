@@ -10,10 +10,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Section, Verdict, duration, int, usd, verdictCell } from './table';
-import { TargetEnvironment } from '../src/export-formats';
-import { WorkflowErrors as E, WorkflowStateNames as N } from '../src/export-workflow-names';
-import { InstanceExport } from '../src/instance-export';
-import { VmExportBucket } from '../src/vm-export-bucket';
+import { VmExportBucket } from '../src/bucket/vm-export-bucket';
+import { InstanceExport } from '../src/instance-export/instance-export';
+import { TargetEnvironment } from '../src/workflow/export-formats';
+import { WorkflowErrors as E, WorkflowStateNames as N } from '../src/workflow/export-workflow-names';
 import {
   AslDefinition,
   LocalHandler,

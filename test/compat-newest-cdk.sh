@@ -102,7 +102,7 @@ fi
 
 # --- template-level checks on this aws-cdk-lib ------------------------------------------------
 expected_ids=$(cd "$repo_root" && npx ts-node --transpile-only --project test/tsconfig.json -e "
-  const t = require('./src/canonical-id-table');
+  const t = require('./src/bucket/canonical-id-table');
   console.log(JSON.stringify(Object.fromEntries(['us-east-1', 'eu-west-1', 'ap-east-1', 'us-gov-west-1', 'cn-north-1']
     .map((r) => [r, t.canonicalIdForRegion(r)]))));") || fail "could not read the canonical ID table"
 checks_ok=1

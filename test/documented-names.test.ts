@@ -8,13 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as contract from '../lambda/shared/contract';
-import * as constants from '../src/export-constants';
-import { ExportEventType } from '../src/export-events';
-import { MANAGED_TAG, WorkflowErrors, WorkflowEvents, WorkflowStateNames } from '../src/export-workflow-names';
-import { InstanceExportWorkflow } from '../src/instance-export-workflow';
 import { EXPORT_GRANTS_VARIABLE, Errors, Events, ManagedTag, StateNames } from './support/documented-names';
 import { collectStates, definitionFromTemplate } from './support/local-sfn';
+import * as contract from '../lambda/shared/contract';
+import * as constants from '../src/internal/export-constants';
+import { ExportEventType } from '../src/workflow/export-events';
+import { MANAGED_TAG, WorkflowErrors, WorkflowEvents, WorkflowStateNames } from '../src/workflow/export-workflow-names';
+import { InstanceExportWorkflow } from '../src/workflow/instance-export-workflow';
 
 const README = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
 
@@ -40,7 +40,7 @@ function firstCells(text: string): string[] {
 }
 
 describe('error names', () => {
-  test('src/export-workflow-names.ts: the documented names, plus internal ones in their own namespace', () => {
+  test('src/workflow/export-workflow-names.ts: the documented names, plus internal ones in their own namespace', () => {
     expect(WorkflowErrors).toEqual({
       ...Errors,
       // Internal to the workflow (they never end an execution and no document names them):
@@ -104,7 +104,7 @@ describe('error names', () => {
 });
 
 describe('state names', () => {
-  test('src/export-workflow-names.ts: WorkflowStateNames are the documented names', () => {
+  test('src/workflow/export-workflow-names.ts: WorkflowStateNames are the documented names', () => {
     expect(WorkflowStateNames).toEqual(StateNames);
   });
 

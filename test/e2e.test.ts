@@ -7,12 +7,12 @@
  */
 import './setup/with-resolvers';
 import { onEvent as providerOnEvent } from '../lambda/export-provider';
+import { ManagedTag, StateNames as N } from './support/documented-names';
+import { CALLERS, createFakeAws } from './support/fake-aws';
 import { SPEC_DEFAULT_CANONICAL_ID, specCanonicalId } from './support/spec-canonical-ids';
 // The client-token tag is internal (no document names it): it still comes from lambda/.
 import { TAG_CLIENT_TOKEN } from '../lambda/shared/contract';
-import { TargetEnvironment } from '../src/export-formats';
-import { ManagedTag, StateNames as N } from './support/documented-names';
-import { CALLERS, createFakeAws } from './support/fake-aws';
+import { TargetEnvironment } from '../src/workflow/export-formats';
 import { LocalDeployment } from './support/fake-aws/deployment';
 import { BUCKET, deploy, onlySignal, signalled, until, waitConditionData } from './support/fake-aws/e2e-deploy';
 import { synthSampleStack } from './support/fake-aws/sample-stack';

@@ -4,8 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { handlerRuntime } from '../src/handler-runtime';
-import { InstanceExportWorkflow } from '../src/instance-export-workflow';
+import { handlerRuntime } from '../src/internal/handler-runtime';
+import { InstanceExportWorkflow } from '../src/workflow/instance-export-workflow';
 
 function newStack(): Stack {
   return new Stack(new App(), 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });

@@ -9,7 +9,7 @@ import { App, Stack, Validations, aws_s3 as s3 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, NagPack } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { InstanceExport, InstanceExportWorkflow, TargetEnvironment, VmExportBucket } from '../src';
-import { REASONS } from '../src/acknowledgements';
+import { REASONS } from '../src/internal/acknowledgements';
 
 type Env = { account: string; region: string } | undefined;
 

@@ -12,12 +12,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { BUCKET, OWNER, OWNER_FULL_CONTROL, createEvent, props, updateEvent } from './bucket-grant.fixtures';
+import { Errors } from './support/documented-names';
 import { onEvent } from '../lambda/bucket-grant/index';
 import { parseProperties, refuseGuessedCanonicalId } from '../lambda/bucket-grant/properties';
 import { runPreflight } from '../lambda/shared/preflight';
 import { VmExportBucket, VmExportCanonicalIds } from '../src';
-import { partitionWithoutCanonicalId } from '../src/canonical-id-table';
-import { Errors } from './support/documented-names';
+import { partitionWithoutCanonicalId } from '../src/bucket/canonical-id-table';
 
 /** Expected error names: the README's, copied in test/support/documented-names.ts. */
 const { INVALID_INPUT: ERROR_INVALID_INPUT } = Errors;

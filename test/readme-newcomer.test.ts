@@ -1,7 +1,7 @@
 /**
  * What the README tells a newcomer, checked against the package, the library and synthesized
  * templates: Install (peer dependencies, Node versions, the packed tarball, the other jsii
- * languages), the canonical-ID table (generated from src/canonical-id-table.ts), watching an
+ * languages), the canonical-ID table (generated from src/bucket/canonical-id-table.ts), watching an
  * export, the costs, exporting an instance of the same stack, and pipelines that wait for hours.
  * The README's TypeScript blocks of those sections are synthesized here.
  */
@@ -15,11 +15,11 @@ import * as ts from 'typescript';
 import { executionArnFor } from '../lambda/export-provider';
 import * as library from '../src';
 // The source table is what the README's table is generated from (an input here, not an expectation).
-import { CANONICAL_ID_ROWS } from '../src/canonical-id-table';
 import { renderCanonicalIdTable, tableInReadme, withGeneratedTable } from './support/canonical-id-readme';
 import { ManagedTag } from './support/documented-names';
 import { fencedBlocks, snippetStackModule } from './support/readme-snippets';
 import { SPEC_CANONICAL_IDS, SPEC_DEFAULT_CANONICAL_ID, specCanonicalId } from './support/spec-canonical-ids';
+import { CANONICAL_ID_ROWS } from '../src/bucket/canonical-id-table';
 
 const ROOT = path.join(__dirname, '..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -108,7 +108,7 @@ describe('README: Install', () => {
     }
     expect(install).toContain('`nodejs22.x` with aws-cdk-lib 2.257');
     if (CDK_VERSION.startsWith('2.257.')) expect([...new Set(runtimes)]).toEqual(['nodejs22.x']);
-    expect(fs.readFileSync(path.join(ROOT, 'src', 'handler-runtime.ts'), 'utf8')).toContain('determineLatestNodeRuntime');
+    expect(fs.readFileSync(path.join(ROOT, 'src', 'internal', 'handler-runtime.ts'), 'utf8')).toContain('determineLatestNodeRuntime');
   });
 
   test('the packed-tarball commands are projen tasks, in an order that works, and name the file jsii-pacmak writes', () => {
@@ -169,7 +169,7 @@ describe('README: Install', () => {
 });
 
 describe('README: the canonical-ID table', () => {
-  test('the README\'s table is the one generated from src/canonical-id-table.ts', () => {
+  test('the README\'s table is the one generated from src/bucket/canonical-id-table.ts', () => {
     const inReadme = tableInReadme(README);
     expect(inReadme).toBeDefined();
     // When this fails: run `npx projen readme:canonical-ids` and commit README.md.

@@ -9,10 +9,10 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { ExportEventType } from '../src/export-events';
-import { InstanceExportWorkflow } from '../src/instance-export-workflow';
 import { Events, StateNames as N } from './support/documented-names';
 import { collectStates, definitionFromTemplate } from './support/local-sfn';
+import { ExportEventType } from '../src/workflow/export-events';
+import { InstanceExportWorkflow } from '../src/workflow/instance-export-workflow';
 
 function newStack(): Stack {
   return new Stack(new App(), 'EventsStack', { env: { account: '123456789012', region: 'eu-west-1' } });

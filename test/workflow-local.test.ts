@@ -5,8 +5,6 @@
 import './setup/with-resolvers';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { WorkflowErrors } from '../src/export-workflow-names';
-import { InstanceExportWorkflow } from '../src/instance-export-workflow';
 import { Errors, StateNames as N } from './support/documented-names';
 import {
   AslDefinition,
@@ -17,6 +15,8 @@ import {
   definitionFromTemplate,
   runLocal,
 } from './support/local-sfn';
+import { WorkflowErrors } from '../src/workflow/export-workflow-names';
+import { InstanceExportWorkflow } from '../src/workflow/instance-export-workflow';
 
 /**
  * Error names: the documented ones (README), plus the two internal names the export branch hands

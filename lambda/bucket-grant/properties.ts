@@ -1,5 +1,5 @@
 import { grantError } from './errors';
-import { PARTITIONS_WITHOUT_CANONICAL_ID } from '../../src/canonical-id-table';
+import { PARTITIONS_WITHOUT_CANONICAL_ID } from '../../src/bucket/canonical-id-table';
 import { BUCKET_POLICY_SID, CANONICAL_ID_PATTERN } from '../shared/contract';
 
 /** The handler's view of the resource properties (see BucketGrantProperties in the contract). */

@@ -1,11 +1,11 @@
 /**
  * The contracts between the constructs (src/), the custom resource handlers and the export
  * workflow. Constructs write these shapes into the template and the state machine; handlers
- * read them. The constants (tag keys, error names) live in src/export-constants.ts, which
+ * read them. The constants (tag keys, error names) live in src/internal/export-constants.ts, which
  * the jsii-compiled constructs import; the shapes below are for the handlers and tests.
  */
 
-export * from '../../src/export-constants';
+export * from '../../src/internal/export-constants';
 
 // ---------------------------------------------------------------------------------------------
 // The workflow's public input (documented in the README; what a CodePipeline action, an

@@ -16,7 +16,7 @@ import {
 import { aclsDisabled, bucketRegion, unsupportedEncryption } from './bucket-settings';
 import { ERROR_INVALID_INPUT, ERROR_PREFLIGHT_FAILED } from './contract';
 import { errorCode, errorMessage, isNotFound, retryableOr, VmExportError } from './ec2-errors';
-import { canonicalIdForRegion, partitionWithoutCanonicalId } from '../../src/canonical-id-table';
+import { canonicalIdForRegion, partitionWithoutCanonicalId } from '../../src/bucket/canonical-id-table';
 
 /** The largest volume VM Import/Export exports, in GiB. */
 export const MAX_VOLUME_GIB = 1024;

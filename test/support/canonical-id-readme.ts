@@ -1,14 +1,14 @@
 /**
  * The README's canonical-ID table, rendered from the library's source table
- * (src/canonical-id-table.ts). test/readme-newcomer.test.ts fails when the README's copy differs;
+ * (src/bucket/canonical-id-table.ts). test/readme-newcomer.test.ts fails when the README's copy differs;
  * `npx projen readme:canonical-ids` rewrites it (the test itself never edits the README).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CANONICAL_ID_ROWS, DEFAULT_CANONICAL_ID } from '../../src/canonical-id-table';
+import { CANONICAL_ID_ROWS, DEFAULT_CANONICAL_ID } from '../../src/bucket/canonical-id-table';
 
 export const README_PATH = path.join(__dirname, '..', '..', 'README.md');
-export const TABLE_BEGIN = '<!-- canonical-id-table:begin (generated from src/canonical-id-table.ts: npx projen readme:canonical-ids) -->';
+export const TABLE_BEGIN = '<!-- canonical-id-table:begin (generated from src/bucket/canonical-id-table.ts: npx projen readme:canonical-ids) -->';
 export const TABLE_END = '<!-- canonical-id-table:end -->';
 
 /** The Markdown table: one row per region code, then the default. */
@@ -44,6 +44,6 @@ if (require.main === module) {
     console.log('README.md: the canonical-ID table is current');
   } else {
     fs.writeFileSync(README_PATH, updated);
-    console.log('README.md: rewrote the canonical-ID table from src/canonical-id-table.ts');
+    console.log('README.md: rewrote the canonical-ID table from src/bucket/canonical-id-table.ts');
   }
 }

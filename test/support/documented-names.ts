@@ -5,7 +5,7 @@
  * so a renamed constant in the library fails a test instead of moving the expectation with it.
  *
  * test/documented-names.test.ts is the one place where these literals meet the library's own
- * constants (src/export-workflow-names.ts, src/export-constants.ts, lambda/shared/contract.ts).
+ * constants (src/workflow/export-workflow-names.ts, src/internal/export-constants.ts, lambda/shared/contract.ts).
  *
  * Names no document mentions (the workflow's internal `VmExport.Internal.*` errors, the
  * client-token tag) are not here: the tests that need them still import them from src/ or

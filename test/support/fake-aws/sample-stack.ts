@@ -3,9 +3,9 @@
  * VmExportBucket and one InstanceExport (plus outputs of its attributes), cached per option set.
  */
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
-import { ContainerFormat, DiskImageFormat, TargetEnvironment } from '../../../src/export-formats';
-import { InstanceExport } from '../../../src/instance-export';
-import { VmExportBucket } from '../../../src/vm-export-bucket';
+import { VmExportBucket } from '../../../src/bucket/vm-export-bucket';
+import { InstanceExport } from '../../../src/instance-export/instance-export';
+import { ContainerFormat, DiskImageFormat, TargetEnvironment } from '../../../src/workflow/export-formats';
 
 export const SAMPLE_INSTANCE = 'i-0123456789abcdef0';
 export const SAMPLE_ACCOUNT = '123456789012';

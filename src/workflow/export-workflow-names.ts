@@ -8,7 +8,7 @@
  * refer to them (wait and retry overrides in aws-local-stepfunctions are keyed by state name,
  * and the console and execution history show them). Do not rename them casually.
  */
-import * as C from './export-constants';
+import * as C from '../internal/export-constants';
 
 /** Error names the workflow ends with or matches on (see `lambda/shared/contract.ts`). */
 export const WorkflowErrors = {

@@ -1,9 +1,9 @@
 import { ArnFormat, Aws, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { BucketGrantProvider } from './bucket-grant-provider';
-import { CustomResourceHandler } from './custom-resource-handler';
-import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
-import { InstanceExportWorkflow } from './instance-export-workflow';
+import { BucketGrantProvider } from '../bucket/bucket-grant-provider';
+import { CustomResourceHandler } from '../internal';
+import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from '../workflow/export-task-permissions';
+import { InstanceExportWorkflow } from '../workflow/instance-export-workflow';
 
 const PROVIDER_ID = 'VmExportInstanceExportProvider';
 

@@ -16,12 +16,12 @@ import {
   EXPORT_ATTRIBUTES_RESOURCE_TYPE,
   EXPORT_RESOURCE_TYPE,
   PREFIX_FORBIDDEN_CHARACTERS,
-} from './export-constants';
-import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
+} from '../internal';
 import { InstanceExportProvider } from './instance-export-provider';
-import { InstanceExportWorkflow } from './instance-export-workflow';
-import { IVmExportBucket } from './vm-export-bucket';
-import { isVmExportBucket } from './vm-export-bucket-checks';
+import { IVmExportBucket } from '../bucket/vm-export-bucket';
+import { isVmExportBucket } from '../bucket/vm-export-bucket-checks';
+import { ContainerFormat, DiskImageFormat, TargetEnvironment } from '../workflow/export-formats';
+import { InstanceExportWorkflow } from '../workflow/instance-export-workflow';
 
 /** S3 object keys are at most 1024 bytes. */
 const MAX_KEY_LENGTH = 1024;

@@ -10,10 +10,9 @@ import {
   aws_s3 as s3,
 } from 'aws-cdk-lib';
 import { Construct, DependencyGroup, IConstruct, IDependable } from 'constructs';
-import { acknowledgeExportBucket } from './acknowledgements';
 import { BucketGrantProvider } from './bucket-grant-provider';
 import { VmExportCanonicalIds } from './canonical-ids';
-import { BUCKET_GRANT_RESOURCE_TYPE, BUCKET_POLICY_SID } from './export-constants';
+import { acknowledgeExportBucket, BUCKET_GRANT_RESOURCE_TYPE, BUCKET_POLICY_SID } from '../internal';
 import { validateDefaultCanonicalId } from './partitions';
 import { validateBucketName, validateCanonicalId } from './validation';
 import { appBucketChecks, isVmExportBucket, ownedCfnBucket, synthBucketProblems } from './vm-export-bucket-checks';

@@ -1,6 +1,6 @@
 import { Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
-import { CustomResourceHandler } from './custom-resource-handler';
+import { CustomResourceHandler } from '../internal';
 
 const PROVIDER_ID = 'VmExportBucketGrantProvider';
 

@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import { CANONICAL_ID_PATTERN } from './export-constants';
+import { CANONICAL_ID_PATTERN } from '../internal';
 
 /**
  * Synth-time checks shared by the constructs. Each returns the problems it found (empty when

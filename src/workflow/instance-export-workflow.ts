@@ -9,15 +9,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledgeServiceConstraints, acknowledgeWildcard } from './acknowledgements';
-import { ENV_EXPORT_GRANTS } from './export-constants';
+import { buildExportWorkflowDefinition } from './definition';
 import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './export-events';
 import { addSignalBackstop } from './export-signal-backstop';
 import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
-import { buildExportWorkflowDefinition } from './export-workflow-definition';
 import { WorkflowEvents } from './export-workflow-names';
-import { handlerCode } from './handler-assets';
-import { handlerRuntime } from './handler-runtime';
+import { ENV_EXPORT_GRANTS, acknowledgeServiceConstraints, acknowledgeWildcard, handlerCode, handlerRuntime } from '../internal';
 
 /**
  * Properties of the export workflow.
@@ -190,29 +187,48 @@ export class InstanceExportWorkflow extends Construct {
       WORKFLOW_PER_STACK.set(stack, this);
     }
 
-    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const logOptions = {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    };
     this.anyInstance = props.allowAnyInstance ?? false;
 
-    // -------------------------------------------------------------------------------------------
-    // The export-task function.
-    // -------------------------------------------------------------------------------------------
-    this.functionLogGroup = new logs.LogGroup(this, 'ExportTaskLogs', { retention, removalPolicy });
+    this.functionLogGroup = new logs.LogGroup(this, 'ExportTaskLogs', logOptions);
+    this.functionRole = this.createExportTaskRole();
+    this.exportFunction = this.createExportFunction();
+    this.node.addValidation({ validate: () => this.validateGrantsSize() });
 
-    this.functionRole = new iam.Role(this, 'ExportTaskRole', {
+    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: this.stateMachineLogGroupName(), ...logOptions });
+    this.machine = this.createStateMachine(props.tracingEnabled ?? true);
+    this.stateMachine = this.machine;
+    addSignalBackstop(this, { stateMachine: this.machine, exportFunction: this.exportFunction, functionRole: this.functionRole });
+
+    if (props.notificationTopic) {
+      this.addNotificationRule(props.notificationTopic);
+    }
+    acknowledgeServiceConstraints(this);
+  }
+
+  /** The export-task function's role: its logs and the least-privilege export statements. */
+  private createExportTaskRole(): iam.Role {
+    const role = new iam.Role(this, 'ExportTaskRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'cdk-vm-export: export-task function (prepare, start, finish)',
     });
-    this.functionRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'WriteLogs',
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       resources: [this.functionLogGroup.logGroupArn],
     }));
     for (const statement of this.exportTaskStatements()) {
-      this.functionRole.addToPrincipalPolicy(statement);
+      role.addToPrincipalPolicy(statement);
     }
+    return role;
+  }
 
-    const fn = new lambda.Function(this, 'ExportTaskFunction', {
+  /** The export-task function (`prepare`, `start`, `finish` and the signal backstop). */
+  private createExportFunction(): lambda.Function {
+    return new lambda.Function(this, 'ExportTaskFunction', {
       description: 'cdk-vm-export: prepares, starts and finishes VM exports for the export workflow',
       // assets/lambda/export-task/index, bundled at library build time.
       code: handlerCode('export-task'),
@@ -227,24 +243,16 @@ export class InstanceExportWorkflow extends Construct {
         [ENV_EXPORT_GRANTS]: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.grantsDocument()) }),
       },
     });
-    this.exportFunction = fn;
-    this.node.addValidation({ validate: () => this.validateGrantsSize() });
+  }
 
-    // -------------------------------------------------------------------------------------------
-    // The state machine.
-    // -------------------------------------------------------------------------------------------
-    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      logGroupName: this.stateMachineLogGroupName(),
-      retention,
-      removalPolicy,
-    });
-
-    const definition = buildExportWorkflowDefinition(new Construct(this, 'Definition'), { exportFunction: fn });
-    this.machine = new sfn.StateMachine(this, 'StateMachine', {
+  /** The Standard state machine that runs the export workflow (definition in ./definition). */
+  private createStateMachine(tracingEnabled: boolean): sfn.StateMachine {
+    const definition = buildExportWorkflowDefinition(new Construct(this, 'Definition'), { exportFunction: this.exportFunction });
+    return new sfn.StateMachine(this, 'StateMachine', {
       comment: 'cdk-vm-export: export an EC2 instance as a VM image to S3',
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      tracingEnabled: props.tracingEnabled ?? true,
+      tracingEnabled,
       logs: {
         destination: this.stateMachineLogGroup,
         level: sfn.LogLevel.ALL,
@@ -252,19 +260,17 @@ export class InstanceExportWorkflow extends Construct {
         includeExecutionData: false,
       },
     });
-    this.stateMachine = this.machine;
-    addSignalBackstop(this, { stateMachine: this.machine, exportFunction: fn, functionRole: this.functionRole });
+  }
 
-    if (props.notificationTopic) {
-      this.onExportEvent('NotificationRule', {
-        description: 'cdk-vm-export: publish the outcome of every VM export to the notification topic',
-        target: new targets.SnsTopic(props.notificationTopic, {
-          message: events.RuleTargetInput.fromEventPath('$.detail'),
-          authorizeUsingRole: true,
-        }),
-      });
-    }
-    acknowledgeServiceConstraints(this);
+  /** The rule that publishes every outcome event's detail to the notification topic. */
+  private addNotificationRule(topic: sns.ITopic): void {
+    this.onExportEvent('NotificationRule', {
+      description: 'cdk-vm-export: publish the outcome of every VM export to the notification topic',
+      target: new targets.SnsTopic(topic, {
+        message: events.RuleTargetInput.fromEventPath('$.detail'),
+        authorizeUsingRole: true,
+      }),
+    });
   }
 
   /**

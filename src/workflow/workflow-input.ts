@@ -2,7 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { CANONICAL_ID_PATTERN, PREFIX_FORBIDDEN_CHARACTERS } from './export-constants';
+import { CANONICAL_ID_PATTERN, PREFIX_FORBIDDEN_CHARACTERS } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 
 /**

@@ -1,6 +1,6 @@
 import { Stack, aws_iam as iam } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { TAG_MANAGED, TAG_MANAGED_VALUE } from './export-constants';
+import { TAG_MANAGED, TAG_MANAGED_VALUE } from '../internal';
 
 /**
  * IAM statements shared by the two roles that start or cancel export tasks: the workflow's
