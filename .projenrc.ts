@@ -43,6 +43,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-sfn@^3',
     '@aws-sdk/client-cloudformation@^3',
     '@aws-sdk/client-eventbridge@^3',
+    '@aws-sdk/client-iam@^3',
     'aws-local-stepfunctions@^3',
     'cdk-nag@^3.0.2',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
