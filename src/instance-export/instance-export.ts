@@ -1,36 +1,25 @@
-import * as crypto from 'crypto';
-import {
-  CfnResource,
-  CfnWaitCondition,
-  CfnWaitConditionHandle,
-  Duration,
-  Reference,
-  Stack,
-  Token,
-  Tokenization,
-  Annotations,
-} from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import {
-  EXPORT_AFFECTING_PROPERTIES,
-  EXPORT_ATTRIBUTES_RESOURCE_TYPE,
-  EXPORT_RESOURCE_TYPE,
-  PREFIX_FORBIDDEN_CHARACTERS,
-} from '../internal';
 import { InstanceExportProvider } from './instance-export-provider';
 import { IVmExportBucket } from '../bucket/vm-export-bucket';
-import { isVmExportBucket } from '../bucket/vm-export-bucket-checks';
+import {
+  bucketEnvironmentProblems,
+  createExportResources,
+  crossStackProblems,
+  deadlineSecondsOf,
+  descriptionProblems,
+  ExportSubject,
+  prefixProblems,
+  requireVmExportBucket,
+  tagProblems,
+  timeoutProblems,
+} from '../export-resource';
+import { EXPORT_AFFECTING_PROPERTIES, EXPORT_RESOURCE_TYPE } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from '../workflow/export-formats';
 import { InstanceExportWorkflow } from '../workflow/instance-export-workflow';
 
-/** S3 object keys are at most 1024 bytes. */
-const MAX_KEY_LENGTH = 1024;
 /** The longest task id the service hands out: `export-i-` + 17 hex. */
 const LONGEST_TASK_ID = 'export-i-' + '0'.repeat(17);
-const MIN_TIMEOUT = Duration.minutes(10);
-const MAX_TIMEOUT = Duration.hours(12);
-/** The workflow gives up this long before CloudFormation stops waiting, to cancel and report. */
-const DEADLINE_MARGIN = Duration.minutes(5);
 
 /**
  * Properties of an `InstanceExport`.
@@ -205,7 +194,6 @@ export class InstanceExport extends Construct {
       provider.grantStartExport(props.instanceId);
     }
 
-    const timeoutSeconds = timeout.toSeconds();
     const affecting: Record<(typeof EXPORT_AFFECTING_PROPERTIES)[number], string> = {
       InstanceId: props.instanceId,
       TargetEnvironment: props.targetEnvironment,
@@ -215,154 +203,34 @@ export class InstanceExport extends Construct {
       S3Prefix: prefix,
       Revision: props.revision ?? '',
     };
-
-    // The wait condition and its handle cannot be updated in place and a handle must never be
-    // reused: both logical ids derive from what is exported and from the timeout, so a change
-    // of either replaces both.
-    let handle: CfnWaitConditionHandle | undefined;
-    let waitCondition: CfnWaitCondition | undefined;
-    if (waitForCompletion) {
-      const suffix = hashOf(Stack.of(this).resolve({ ...affecting, Timeout: timeoutSeconds }));
-      handle = new CfnWaitConditionHandle(this, `Handle${suffix}`);
-      waitCondition = new CfnWaitCondition(this, `Completion${suffix}`, {
-        handle: handle.ref,
-        timeout: String(timeoutSeconds),
-        count: 1,
-      });
-    }
-
-    // A plain CfnResource (not the CustomResource wrapper): same logical id, less work per export.
-    const resource = new CfnResource(this, 'Resource', {
-      type: EXPORT_RESOURCE_TYPE,
+    const exported = createExportResources(this, {
+      resourceType: EXPORT_RESOURCE_TYPE,
+      serviceToken: provider.serviceToken,
+      stateMachineArn: this.workflow.stateMachine.stateMachineArn,
+      affecting,
       properties: {
-        ServiceToken: provider.serviceToken,
-        StateMachineArn: this.workflow.stateMachine.stateMachineArn,
-        ...affecting,
         Description: props.description,
         Tags: props.tags ? Object.entries(props.tags).map(([Key, Value]) => ({ Key, Value })) : undefined,
-        DeadlineSeconds: String(timeoutSeconds - DEADLINE_MARGIN.toSeconds()),
+        DeadlineSeconds: deadlineSecondsOf(timeout),
         WaitForCompletion: String(waitForCompletion),
         Preflight: String(props.preflight ?? true),
         DeleteObjectOnDelete: String(props.deleteObjectOnDelete ?? false),
         CanonicalId: props.bucket.canonicalId,
-        // The handle's logical id, never its Ref (a presigned URL anyone could signal with): the
-        // step that signals reads the URL from CloudFormation.
-        WaitConditionHandle: handle?.logicalId,
       },
+      timeout,
+      waitForCompletion,
+      bucket: props.bucket,
+      prefix,
+      objectExtension: extension,
     });
-    // No export starts before the bucket can receive it. The workflow and the provider need no
-    // explicit dependency: the resource references the state machine and the service token,
-    // whose functions already depend on their roles and policies.
-    resource.node.addDependency(props.bucket.grantsApplied);
-    if (handle) {
-      // Nothing else orders the handle before the export that will signal it.
-      resource.node.addDependency(handle);
+    if (exported.handle) {
       this.workflow.grantWaitConditionSignals(Stack.of(this));
       provider.grantWaitConditionReads();
     }
-
-    if (waitCondition) {
-      // The signal can only come from the execution the resource starts.
-      waitCondition.node.addDependency(resource);
-      // The attributes are read by a small resource that takes the wait condition's Data as a
-      // property, so CloudFormation creates it (and anything that uses an attribute) only after
-      // the export completed. Its attributes are strings; the Data itself is typed as an object.
-      const attributes = new CfnResource(this, 'Attributes', {
-        type: EXPORT_ATTRIBUTES_RESOURCE_TYPE,
-        properties: {
-          ServiceToken: provider.serviceToken,
-          WaitConditionData: waitCondition.attrData,
-          S3Bucket: props.bucket.bucketName,
-          S3Prefix: prefix,
-          ObjectExtension: extension,
-        },
-      });
-      this.exportTaskId = Token.asString(attributes.getAtt('ExportTaskId'));
-      this.exportObjectKey = Token.asString(attributes.getAtt('ExportObjectKey'));
-      this.exportObjectUri = Token.asString(attributes.getAtt('ExportObjectUri'));
-    } else {
-      this.exportTaskId = Token.asString(resource.getAtt('ExportTaskId'));
-      this.exportObjectKey = Token.asString(resource.getAtt('ExportObjectKey'));
-      this.exportObjectUri = Token.asString(resource.getAtt('ExportObjectUri'));
-    }
+    this.exportTaskId = exported.exportTaskId;
+    this.exportObjectKey = exported.exportObjectKey;
+    this.exportObjectUri = exported.exportObjectUri;
   }
-}
-
-/** A plain s3.Bucket (or anything else) where an IVmExportBucket belongs: refused before it is used. */
-function requireVmExportBucket(scope: Construct, bucket: unknown): void {
-  if (isVmExportBucket(bucket)) {
-    return;
-  }
-  const path = (bucket as { node?: { path?: string } } | undefined)?.node?.path;
-  const what = bucket === undefined || bucket === null
-    ? String(bucket)
-    : path !== undefined && typeof (bucket as { bucketName?: unknown }).bucketName === 'string'
-      ? `the S3 bucket '${path}'`
-      : typeof bucket;
-  throw new Error(`${scope.node.path}: invalid properties:\n- bucket is ${what}, not an IVmExportBucket: ` +
-    'wrap an existing bucket with VmExportBucket.fromBucket(this, id, bucket) (or VmExportBucket.fromBucketName for a name), ' +
-    'or create a new VmExportBucket.');
-}
-
-/** How a stack's environment reads in an error. */
-function describeStack(s: Stack): string {
-  return Token.isUnresolved(s.region) ? `environment-agnostic stack ${s.stackName}` : `stack ${s.stackName} of region ${s.region}`;
-}
-
-/**
- * The stacks an export's inputs come from: the workflow must be the export's stack's own (it is
- * granted the export's bucket and instance, which would make the two stacks depend on each
- * other); an instance referenced from another stack must be in the same account and region; a
- * bucket or instance of an environment-agnostic stack cannot be used from a stack with an
- * environment (or the other way round).
- */
-function crossStackProblems(scope: Construct, props: InstanceExportProps): string[] {
-  const errors: string[] = [];
-  const here = Stack.of(scope);
-  const workflow = props.workflow;
-  if (workflow && Stack.of(workflow) !== here) {
-    errors.push(`workflow '${workflow.node.path}' is in stack ${Stack.of(workflow).stackName} but the export is in ${here.stackName}: ` +
-      'a workflow is granted the bucket and instance of each of its exports, so the two stacks would depend on each other. ' +
-      'Use the workflow of the export\'s own stack (omit workflow, or create an InstanceExportWorkflow in the same stack).');
-  }
-  const agnostic = (s: Stack) => Token.isUnresolved(s.region);
-  const mixed = (what: string, other: Stack) =>
-    `${what} is in ${describeStack(other)} but the export is in ${describeStack(here)}: ` +
-    'an environment-agnostic stack and a stack with an env cannot share resources (neither knows whether the other deploys to the same account and region). ' +
-    'Give both stacks the same env, or neither.';
-  const bucketStack = Stack.of(props.bucket);
-  if (bucketStack !== here && agnostic(bucketStack) !== agnostic(here)) {
-    errors.push(mixed(`bucket '${props.bucket.node.path}'`, bucketStack));
-  }
-  if (Token.isUnresolved(props.instanceId)) {
-    for (const token of Tokenization.reverseString(props.instanceId).tokens) {
-      if (!Reference.isReference(token)) {
-        continue;
-      }
-      const owner = Stack.of(token.target);
-      if (owner === here) {
-        continue;
-      }
-      const what = `instanceId refers to '${token.target.node.path}', which`;
-      if (agnostic(owner) !== agnostic(here)) {
-        errors.push(mixed(what, owner));
-        continue;
-      }
-      if (!agnostic(owner) && owner.region !== here.region) {
-        errors.push(`${what} is in ${describeStack(owner)} but the export runs in ${here.region}: ` +
-          'VM Import/Export exports an instance only in its own region. Create the InstanceExport (and its bucket) in a stack of the instance\'s region.');
-      }
-      if (!Token.isUnresolved(owner.account) && !Token.isUnresolved(here.account) && owner.account !== here.account) {
-        errors.push(`${what} is in stack ${owner.stackName} of account ${owner.account} but the export runs in ${here.account}: ` +
-          'an instance is exported by its own account. Create the InstanceExport (and its bucket) in a stack of the instance\'s account.');
-      }
-    }
-  }
-  return errors;
-}
-
-function hashOf(value: unknown): string {
-  return crypto.createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 8).toUpperCase();
 }
 
 function validate(
@@ -390,49 +258,20 @@ function validate(
   if (container === ContainerFormat.OVA && disk !== DiskImageFormat.VMDK) {
     errors.push(`containerFormat OVA only wraps VMDK images, not ${disk}: use ContainerFormat.NONE (or omit it).`);
   }
-  if (props.description !== undefined && !Token.isUnresolved(props.description) && props.description.length > 255) {
-    errors.push(`description is ${props.description.length} characters long: the service takes at most 255. Shorten it.`);
-  }
-  if (!Token.isUnresolved(prefix)) {
-    const forbidden = PREFIX_FORBIDDEN_CHARACTERS.filter((c) => prefix.includes(c));
-    if (forbidden.length > 0) {
-      errors.push(`prefix '${prefix}' contains ${forbidden.map((c) => `'${c}'`).join(', ')}: the object key is reported through a CloudFormation wait condition, which cannot carry ${PREFIX_FORBIDDEN_CHARACTERS.map((c) => `'${c}'`).join(', ')}. Choose a prefix without them.`);
-    }
-    if (prefix.startsWith('/')) {
-      const fixed = prefix.replace(/^\/+/, '');
-      errors.push(`prefix '${prefix}' starts with '/': S3 keys have no leading slash. Use '${fixed}'${fixed === '' ? ' (the bucket\'s root)' : ''}.`);
-    }
-    if (prefix !== '' && !prefix.endsWith('/')) {
-      errors.push(`prefix '${prefix}' does not end with '/': the service appends the task id directly. Use '${prefix}/'.`);
-    }
-    const longestKey = Buffer.byteLength(prefix + LONGEST_TASK_ID + extension);
-    if (longestKey > MAX_KEY_LENGTH) {
-      errors.push(`prefix is ${Buffer.byteLength(prefix)} bytes long: with the task id and '${extension}' the object key would be ${longestKey} bytes, over the ${MAX_KEY_LENGTH} bytes S3 allows. Shorten the prefix.`);
-    }
-  }
-  if (!timeout.isUnresolved()) {
-    const seconds = timeout.toSeconds();
-    if (seconds < MIN_TIMEOUT.toSeconds() || seconds > MAX_TIMEOUT.toSeconds()) {
-      errors.push(`timeout is ${timeout.toHumanString()}: use a value from 10 minutes to 12 hours (a CloudFormation wait condition waits at most 12 hours). For longer exports, start the InstanceExportWorkflow directly with deadlineSeconds up to 7 days.`);
-    }
-  }
-  if (props.tags) {
-    for (const key of Object.keys(props.tags)) {
-      if (key.startsWith('aws:') || key.startsWith('vm-export:')) {
-        errors.push(`tags has the key '${key}': keys starting with 'aws:' or 'vm-export:' are reserved. Rename the tag.`);
-      }
-    }
-  }
-  const here = Stack.of(scope);
-  const bucketEnv = props.bucket.bucket.env;
-  if (!Token.isUnresolved(bucketEnv.region) && !Token.isUnresolved(here.region) && bucketEnv.region !== here.region) {
-    errors.push(`bucket is in region ${bucketEnv.region} but the export runs in ${here.region}: VM Import/Export writes only to a bucket in the instance's region. Create the VmExportBucket in the same stack or region.`);
-  }
-  if (!Token.isUnresolved(bucketEnv.account) && !Token.isUnresolved(here.account) && bucketEnv.account !== here.account) {
-    errors.push(`bucket is in account ${bucketEnv.account} but the export runs in ${here.account}: the export bucket must belong to the exporting account. Create the VmExportBucket in the exporting account.`);
-  }
-  errors.push(...crossStackProblems(scope, props));
+  errors.push(
+    ...descriptionProblems(props.description),
+    ...prefixProblems(prefix, LONGEST_TASK_ID, extension),
+    ...timeoutProblems(timeout),
+    ...tagProblems(props.tags),
+    ...bucketEnvironmentProblems(scope, props.bucket, SUBJECT(props.instanceId)),
+    ...crossStackProblems(scope, props.workflow, props.bucket, SUBJECT(props.instanceId)),
+  );
   if (errors.length > 0) {
     throw new Error(`${scope.node.path}: invalid properties:\n- ${errors.join('\n- ')}`);
   }
+}
+
+/** What an InstanceExport exports, as the shared checks name it. */
+function SUBJECT(instanceId: string): ExportSubject {
+  return { prop: 'instanceId', value: instanceId, noun: 'instance', construct: 'InstanceExport' };
 }

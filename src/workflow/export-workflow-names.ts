@@ -81,6 +81,40 @@ export const WorkflowStateNames = {
   TASK_CANCELLED: 'TaskCancelled',
   /** Fail (inside the Parallel) with INTERNAL_CANCELLED when the task has no StatusMessage. */
   TASK_CANCELLED_WITHOUT_MESSAGE: 'TaskCancelledWithoutMessage',
+  /** Image export: Pass that counts the short polls. */
+  COUNT_IMAGE_SHORT_POLL: 'CountImageShortPoll',
+  /** Image export: Wait between the first polls. */
+  WAIT_IMAGE_SHORT_POLL: 'WaitImageShortPoll',
+  /** Image export: Wait between later polls. */
+  WAIT_IMAGE_LONG_POLL: 'WaitImageLongPoll',
+  /** Image export: AWS SDK integration ec2:DescribeExportImageTasks. */
+  DESCRIBE_EXPORT_IMAGE_TASK: 'DescribeExportImageTask',
+  /** Image export: Choice on the task's Status. */
+  CHECK_EXPORT_IMAGE_STATE: 'CheckExportImageState',
+  /** Image export: Pass: DescribeExportImageTasks returned no task; recorded as a failed poll. */
+  IMAGE_TASK_NOT_LISTED: 'ImageTaskNotListed',
+  /** Image export: the failed-poll states (as for instance export). */
+  COUNT_FAILED_IMAGE_POLL: 'CountFailedImagePoll',
+  CHECK_FAILED_IMAGE_POLLS: 'CheckFailedImagePolls',
+  WAIT_AFTER_FAILED_IMAGE_POLL: 'WaitAfterFailedImagePoll',
+  IMAGE_WATCH_LOST: 'ImageWatchLost',
+  IMAGE_WATCH_LOST_WITHOUT_CAUSE: 'ImageWatchLostWithoutCause',
+  /** Image export: Pass: keeps `<task id>|<prefix><task id><extension>` for Finish. */
+  RECORD_IMAGE_COMPLETION: 'RecordImageCompletion',
+  /** Image export: Fail (inside the Parallel) with INTERNAL_COMPLETED. */
+  IMAGE_TASK_COMPLETED: 'ImageTaskCompleted',
+  /** Image export: Fail (inside the Parallel) with INTERNAL_CANCELLED and the task's StatusMessage (Status `deleted`). */
+  IMAGE_TASK_DELETED: 'ImageTaskDeleted',
+  /** Image export: the same without a StatusMessage. */
+  IMAGE_TASK_DELETED_WITHOUT_MESSAGE: 'ImageTaskDeletedWithoutMessage',
+  /** Image export: Choice: did Progress change since the last poll? */
+  CHECK_IMAGE_PROGRESS: 'CheckImageProgress',
+  /** Image export: EventBridge PutEvents `VM Export Progress`; a failure to publish is caught. */
+  PUBLISH_PROGRESS: 'PublishProgress',
+  /** Image export: Pass: remembers the Progress last published in `$.progress.last`. */
+  RECORD_PROGRESS: 'RecordProgress',
+  /** Image export: Choice: another short poll or a long one. */
+  CHECK_IMAGE_POLL_COUNT: 'CheckImagePollCount',
   /** Wait (deadline branch): `request.deadlineSeconds`. */
   DEADLINE: 'Deadline',
   /** Fail (deadline branch) with DEADLINE_PASSED. */
@@ -132,6 +166,8 @@ export const WorkflowEvents = {
   SUCCEEDED: 'VM Export Succeeded',
   /** `detail-type` of a failed export (failure, deadline, cancellation, rejected input). */
   FAILED: 'VM Export Failed',
+  /** `detail-type` of an image export's progress (each time the percentage DescribeExportImageTasks reports changes). */
+  PROGRESS: 'VM Export Progress',
 } as const;
 
 /** Poll timings of the export branch. */
@@ -181,6 +217,8 @@ export const WorkflowPaths = {
   DESCRIBE_ERROR: '$.describeError',
   /** `{ completed: '<task id>|<key>' }` once the task was seen completed. */
   COMPLETION: '$.completion',
+  /** `{ last }`: the Progress of the image export task last published (`''` before the first). */
+  PROGRESS: '$.progress',
   /** A caught Finish error. */
   FINISH_ERROR: '$.finishError',
 } as const;

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { WorkflowPaths, WorkflowStateNames as N } from '../export-workflow-names';
 import { buildDeadlineBranch } from './deadline-branch';
 import { buildFinish } from './finish-states';
+import { buildImagePollLoop } from './image-poll-states';
 import { buildPollLoop, taskCompleted } from './poll-states';
 import { buildPrepare } from './prepare-states';
 import { buildStartExport } from './start-states';
@@ -61,6 +62,7 @@ function buildExportRace(scope: Construct, fn: lambda.IFunction, finish: sfn.ICh
       request: sfn.JsonPath.objectAt(WorkflowPaths.REQUEST),
       poll: { count: 0 },
       describe: { ExportTasks: [], failedPolls: 0 },
+      progress: { last: '' },
     },
   });
   exportParallel.branch(exportBranch);
@@ -70,18 +72,22 @@ function buildExportRace(scope: Construct, fn: lambda.IFunction, finish: sfn.ICh
 }
 
 /**
- * The export branch: StartExport, then the poll loop. An adopted task that is already completed
+ * The export branch: StartExport, then the poll loop of the request's kind (an image export
+ * polls DescribeExportImageTasks, an instance export DescribeExportTasks). An adopted task that is already completed
  * (a new wait condition for a finished export) needs no polling: it may no longer be listed at all.
  */
 function buildExportBranch(scope: Construct, fn: lambda.IFunction): sfn.IChainable {
   const startExport = buildStartExport(scope, fn);
   const pollLoop = buildPollLoop(scope);
+  const imagePollLoop = buildImagePollLoop(scope);
+  const kind = `${WorkflowPaths.REQUEST}.kind`;
   const checkStarted = sfn.Choice.jsonPath(scope, N.CHECK_STARTED, {
     comment: 'An adopted export that already completed goes straight to Finish.',
   });
   checkStarted
     .when(sfn.Condition.and(presentString(`${WorkflowPaths.START}.state`),
       sfn.Condition.stringEquals(`${WorkflowPaths.START}.state`, 'completed')), taskCompleted(scope, true))
+    .when(sfn.Condition.and(presentString(kind), sfn.Condition.stringEquals(kind, 'image')), imagePollLoop)
     .otherwise(pollLoop);
   startExport.next(checkStarted);
   return startExport;

@@ -4,7 +4,19 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SIGNAL_DATA_SEPARATOR } from '../../internal/export-constants';
 import { WorkflowErrors, WorkflowPaths, WorkflowStateNames as N, WorkflowTimings } from '../export-workflow-names';
+import { buildFailedPollCounter, FailedPollNames } from './failed-polls';
 import { presentString } from './state-helpers';
+
+/** The instance loop's failed-poll states. */
+const INSTANCE_FAILED_POLLS: FailedPollNames = {
+  count: N.COUNT_FAILED_POLL,
+  check: N.CHECK_FAILED_POLLS,
+  wait: N.WAIT_AFTER_FAILED_POLL,
+  watchLost: N.WATCH_LOST,
+  watchLostWithoutCause: N.WATCH_LOST_WITHOUT_CAUSE,
+  listKey: 'ExportTasks',
+  operation: 'DescribeExportTasks',
+};
 
 /**
  * The poll loop (AWS SDK integration, no Lambda): count the short polls, wait, describe the
@@ -26,7 +38,7 @@ export function buildPollLoop(scope: Construct): sfn.IChainable {
     time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.LONG_POLL_SECONDS)),
   });
   const describe = buildDescribe(scope);
-  const failedPoll = buildFailedPollCounter(scope, describe);
+  const failedPoll = buildFailedPollCounter(scope, describe, INSTANCE_FAILED_POLLS);
   describe.addCatch(failedPoll, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.DESCRIBE_ERROR });
   const checkExportState = buildCheckExportState(scope, { shortPoll: countShortPoll, longPoll: waitLongPoll, failedPoll });
   countShortPoll.next(waitShortPoll);
@@ -110,46 +122,6 @@ function buildCheckExportState(scope: Construct, next: PollTargets): sfn.IChaina
     .when(sfn.Condition.numberLessThan(`${WorkflowPaths.POLL}.count`, WorkflowTimings.SHORT_POLL_COUNT), next.shortPoll)
     .otherwise(next.longPoll);
   return checkExportState;
-}
-
-/**
- * The failed-poll loop: count the failure, wait and poll again; after
- * WATCH_LOST_AFTER_FAILED_POLLS failures in a row, stop watching (WatchLost) without cancelling.
- * Returns the state a failed poll goes to.
- */
-function buildFailedPollCounter(scope: Construct, describe: sfn.IChainable): sfn.IChainable {
-  const failed = `${WorkflowPaths.DESCRIBE}.failedPolls`;
-  const count = sfn.Pass.jsonPath(scope, N.COUNT_FAILED_POLL, {
-    comment: 'One more failed poll in a row (a successful poll resets the count).',
-    parameters: {
-      ExportTasks: [],
-      failedPolls: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(failed), 1),
-    },
-    resultPath: WorkflowPaths.DESCRIBE,
-  });
-  const check = sfn.Choice.jsonPath(scope, N.CHECK_FAILED_POLLS, {
-    comment: `After ${WorkflowTimings.WATCH_LOST_AFTER_FAILED_POLLS} failed polls in a row, stop watching; the task is not cancelled.`,
-  });
-  const wait = sfn.Wait.jsonPath(scope, N.WAIT_AFTER_FAILED_POLL, {
-    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.FAILED_POLL_WAIT_SECONDS)),
-  });
-  const cause = `${WorkflowPaths.DESCRIBE_ERROR}.Cause`;
-  const giveUp = sfn.Condition.numberGreaterThanEquals(failed, WorkflowTimings.WATCH_LOST_AFTER_FAILED_POLLS);
-  count.next(check);
-  check
-    .when(sfn.Condition.and(giveUp, presentString(cause)), sfn.Fail.jsonPath(scope, N.WATCH_LOST, {
-      comment: 'Finish reports the export as unknown and does not cancel it.',
-      error: WorkflowErrors.WATCH_LOST,
-      causePath: cause,
-    }))
-    .when(giveUp, sfn.Fail.jsonPath(scope, N.WATCH_LOST_WITHOUT_CAUSE, {
-      comment: 'Finish reports the export as unknown and does not cancel it.',
-      error: WorkflowErrors.WATCH_LOST,
-      cause: 'DescribeExportTasks failed without a cause.',
-    }))
-    .otherwise(wait);
-  wait.next(describe);
-  return count;
 }
 
 /**

@@ -1,0 +1,63 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { WorkflowErrors, WorkflowPaths, WorkflowTimings } from '../export-workflow-names';
+import { presentString } from './state-helpers';
+
+/** The states of one poll loop's failed-poll handling, and what its poll reads. */
+export interface FailedPollNames {
+  /** Pass that counts the failure. */
+  readonly count: string;
+  /** Choice: give up or wait. */
+  readonly check: string;
+  /** Wait before polling again. */
+  readonly wait: string;
+  /** Fail with WATCH_LOST (the last failure's Cause). */
+  readonly watchLost: string;
+  /** Fail with WATCH_LOST when the last failure had no Cause. */
+  readonly watchLostWithoutCause: string;
+  /** The list the poll's result keeps under `$.describe` (`ExportTasks`, `ExportImageTasks`). */
+  readonly listKey: string;
+  /** The API the poll calls, for the cause without one. */
+  readonly operation: string;
+}
+
+/**
+ * The failed-poll loop: count the failure, wait and poll again; after
+ * WATCH_LOST_AFTER_FAILED_POLLS failures in a row, stop watching (WatchLost) without cancelling.
+ * Returns the state a failed poll goes to.
+ */
+export function buildFailedPollCounter(scope: Construct, describe: sfn.IChainable, names: FailedPollNames): sfn.IChainable {
+  const failed = `${WorkflowPaths.DESCRIBE}.failedPolls`;
+  const count = sfn.Pass.jsonPath(scope, names.count, {
+    comment: 'One more failed poll in a row (a successful poll resets the count).',
+    parameters: {
+      [names.listKey]: [],
+      failedPolls: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(failed), 1),
+    },
+    resultPath: WorkflowPaths.DESCRIBE,
+  });
+  const check = sfn.Choice.jsonPath(scope, names.check, {
+    comment: `After ${WorkflowTimings.WATCH_LOST_AFTER_FAILED_POLLS} failed polls in a row, stop watching; the task is not cancelled.`,
+  });
+  const wait = sfn.Wait.jsonPath(scope, names.wait, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.FAILED_POLL_WAIT_SECONDS)),
+  });
+  const cause = `${WorkflowPaths.DESCRIBE_ERROR}.Cause`;
+  const giveUp = sfn.Condition.numberGreaterThanEquals(failed, WorkflowTimings.WATCH_LOST_AFTER_FAILED_POLLS);
+  count.next(check);
+  check
+    .when(sfn.Condition.and(giveUp, presentString(cause)), sfn.Fail.jsonPath(scope, names.watchLost, {
+      comment: 'Finish reports the export as unknown and does not cancel it.',
+      error: WorkflowErrors.WATCH_LOST,
+      causePath: cause,
+    }))
+    .when(giveUp, sfn.Fail.jsonPath(scope, names.watchLostWithoutCause, {
+      comment: 'Finish reports the export as unknown and does not cancel it.',
+      error: WorkflowErrors.WATCH_LOST,
+      cause: `${names.operation} failed without a cause.`,
+    }))
+    .otherwise(wait);
+  wait.next(describe);
+  return count;
+}

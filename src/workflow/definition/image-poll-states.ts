@@ -1,0 +1,173 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { SIGNAL_DATA_SEPARATOR } from '../../internal/export-constants';
+import { WorkflowErrors, WorkflowEvents, WorkflowPaths, WorkflowStateNames as N, WorkflowTimings } from '../export-workflow-names';
+import { buildFailedPollCounter, FailedPollNames } from './failed-polls';
+import { presentString } from './state-helpers';
+
+/** The image loop's failed-poll states. */
+const IMAGE_FAILED_POLLS: FailedPollNames = {
+  count: N.COUNT_FAILED_IMAGE_POLL,
+  check: N.CHECK_FAILED_IMAGE_POLLS,
+  wait: N.WAIT_AFTER_FAILED_IMAGE_POLL,
+  watchLost: N.IMAGE_WATCH_LOST,
+  watchLostWithoutCause: N.IMAGE_WATCH_LOST_WITHOUT_CAUSE,
+  listKey: 'ExportImageTasks',
+  operation: 'DescribeExportImageTasks',
+};
+
+const TASK = `${WorkflowPaths.DESCRIBE}.ExportImageTasks[0]`;
+const STATUS = `${TASK}.Status`;
+const STATUS_MESSAGE = `${TASK}.StatusMessage`;
+const PROGRESS = `${TASK}.Progress`;
+const LAST_PROGRESS = `${WorkflowPaths.PROGRESS}.last`;
+
+/**
+ * The image export's poll loop (AWS SDK integration, no Lambda), the same timings and
+ * failed-poll handling as the instance loop. Status `completed` and `deleted` end the export
+ * branch; `active` and `deleting` keep polling (an undocumented Status too). Each time the
+ * Progress changes, a `VM Export Progress` event is published (EventBridge, no Lambda) and the
+ * value kept in `$.progress.last`, so the percentage is in the execution's history while the
+ * export runs. Returns the loop's entry (CountImageShortPoll).
+ */
+export function buildImagePollLoop(scope: Construct): sfn.IChainable {
+  const countShortPoll = sfn.Pass.jsonPath(scope, N.COUNT_IMAGE_SHORT_POLL, {
+    comment: `Count the short polls (${WorkflowTimings.SHORT_POLL_COUNT} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
+    parameters: {
+      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${WorkflowPaths.POLL}.count`), 1),
+    },
+    resultPath: WorkflowPaths.POLL,
+  });
+  const waitShortPoll = sfn.Wait.jsonPath(scope, N.WAIT_IMAGE_SHORT_POLL, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SHORT_POLL_SECONDS)),
+  });
+  const waitLongPoll = sfn.Wait.jsonPath(scope, N.WAIT_IMAGE_LONG_POLL, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.LONG_POLL_SECONDS)),
+  });
+  const describe = buildDescribeImageTask(scope);
+  const failedPoll = buildFailedPollCounter(scope, describe, IMAGE_FAILED_POLLS);
+  describe.addCatch(failedPoll, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.DESCRIBE_ERROR });
+
+  const nextPoll = sfn.Choice.jsonPath(scope, N.CHECK_IMAGE_POLL_COUNT, { comment: 'Another short poll, or a long one.' })
+    .when(sfn.Condition.numberLessThan(`${WorkflowPaths.POLL}.count`, WorkflowTimings.SHORT_POLL_COUNT), countShortPoll)
+    .otherwise(waitLongPoll);
+  const progress = buildProgress(scope, nextPoll);
+  countShortPoll.next(waitShortPoll);
+  waitShortPoll.next(describe);
+  waitLongPoll.next(describe);
+  describe.next(buildCheckImageState(scope, failedPoll, progress));
+  return countShortPoll;
+}
+
+/** DescribeExportImageTask: retried on any error, then handed to the failed-poll loop. */
+function buildDescribeImageTask(scope: Construct): tasks.CallAwsService {
+  const describe = tasks.CallAwsService.jsonPath(scope, N.DESCRIBE_EXPORT_IMAGE_TASK, {
+    comment: 'Poll the export image task (AWS SDK integration: state transitions, no Lambda).',
+    service: 'ec2',
+    action: 'describeExportImageTasks',
+    parameters: {
+      ExportImageTaskIds: sfn.JsonPath.array(sfn.JsonPath.stringAt(`${WorkflowPaths.START}.exportTaskId`)),
+    },
+    // DescribeExportImageTasks supports no resource-level permissions.
+    iamResources: ['*'],
+    iamAction: 'ec2:DescribeExportImageTasks',
+    resultSelector: { ExportImageTasks: sfn.JsonPath.listAt('$.ExportImageTasks'), failedPolls: 0 },
+    resultPath: WorkflowPaths.DESCRIBE,
+  });
+  // As for DescribeExportTasks: a poll only reads, so any failure is retried, then counted.
+  describe.addRetry({
+    errors: [sfn.Errors.ALL],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: WorkflowTimings.DESCRIBE_RETRY_MAX_ATTEMPTS,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  return describe;
+}
+
+/** CheckExportImageState: the decision after a successful poll. */
+function buildCheckImageState(scope: Construct, failedPoll: sfn.IChainable, stillActive: sfn.IChainable): sfn.IChainable {
+  const notListed = sfn.Pass.jsonPath(scope, N.IMAGE_TASK_NOT_LISTED, {
+    comment: 'DescribeExportImageTasks answered without the task: a failed poll.',
+    parameters: {
+      Error: WorkflowErrors.TASK_NOT_LISTED,
+      Cause: 'DescribeExportImageTasks did not list the export image task.',
+    },
+    resultPath: WorkflowPaths.DESCRIBE_ERROR,
+  });
+  notListed.next(failedPoll);
+  return sfn.Choice.jsonPath(scope, N.CHECK_EXPORT_IMAGE_STATE, {
+    comment: 'completed / deleted end the export branch; active / deleting (or an undocumented Status) keep polling; an empty answer is a failed poll.',
+  })
+    .when(sfn.Condition.not(presentString(STATUS)), notListed)
+    .when(sfn.Condition.stringEquals(STATUS, 'completed'), recordImageCompletion(scope))
+    .when(sfn.Condition.and(sfn.Condition.stringEquals(STATUS, 'deleted'), presentString(STATUS_MESSAGE)),
+      sfn.Fail.jsonPath(scope, N.IMAGE_TASK_DELETED, {
+        comment: 'The service gave up the task (the guide documents no failed status; AWS\'s own export tooling reads deleted as failed).',
+        error: WorkflowErrors.INTERNAL_CANCELLED,
+        causePath: STATUS_MESSAGE,
+      }))
+    .when(sfn.Condition.stringEquals(STATUS, 'deleted'), sfn.Fail.jsonPath(scope, N.IMAGE_TASK_DELETED_WITHOUT_MESSAGE, {
+      error: WorkflowErrors.INTERNAL_CANCELLED,
+      cause: 'The export image task was deleted.',
+    }))
+    .otherwise(stillActive);
+}
+
+/**
+ * The task completed: the object key is `<prefix><task id><extension>` (a task reports no key),
+ * handed to Finish as `<task id>|<key>` like a completed instance export's.
+ */
+function recordImageCompletion(scope: Construct): sfn.IChainable {
+  const taskId = sfn.JsonPath.stringAt(`${WorkflowPaths.START}.exportTaskId`);
+  const record = sfn.Pass.jsonPath(scope, N.RECORD_IMAGE_COMPLETION, {
+    comment: 'Keep the task id and the object key for Finish.',
+    parameters: {
+      completed: sfn.JsonPath.format(`{}${SIGNAL_DATA_SEPARATOR}{}{}{}`, taskId,
+        sfn.JsonPath.stringAt(`${WorkflowPaths.REQUEST}.s3Prefix`), taskId,
+        sfn.JsonPath.stringAt(`${WorkflowPaths.REQUEST}.objectExtension`)),
+    },
+    resultPath: WorkflowPaths.COMPLETION,
+  });
+  return record.next(sfn.Fail.jsonPath(scope, N.IMAGE_TASK_COMPLETED, {
+    comment: 'Ends the Parallel (and so the deadline branch); Finish turns it into success.',
+    error: WorkflowErrors.INTERNAL_COMPLETED,
+    causePath: `${WorkflowPaths.COMPLETION}.completed`,
+  }));
+}
+
+/**
+ * CheckImageProgress: a Progress that differs from the last one published is published
+ * (`VM Export Progress`, failures ignored) and remembered; then `next`.
+ */
+function buildProgress(scope: Construct, next: sfn.IChainable): sfn.IChainable {
+  const record = sfn.Pass.jsonPath(scope, N.RECORD_PROGRESS, {
+    parameters: { last: sfn.JsonPath.stringAt(PROGRESS) },
+    resultPath: WorkflowPaths.PROGRESS,
+  });
+  record.next(next);
+  const publish = tasks.EventBridgePutEvents.jsonPath(scope, N.PUBLISH_PROGRESS, {
+    comment: `Publish '${WorkflowEvents.PROGRESS}' (source ${WorkflowEvents.SOURCE}) on the default event bus; failures are ignored.`,
+    entries: [{
+      source: WorkflowEvents.SOURCE,
+      detailType: WorkflowEvents.PROGRESS,
+      detail: sfn.TaskInput.fromObject({
+        kind: 'image',
+        status: 'RUNNING',
+        imageId: sfn.JsonPath.stringAt(`${WorkflowPaths.REQUEST}.imageId`),
+        exportTaskId: sfn.JsonPath.stringAt(`${WorkflowPaths.START}.exportTaskId`),
+        progress: sfn.JsonPath.stringAt(PROGRESS),
+        executionArn: sfn.JsonPath.executionId,
+      }),
+    }],
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  publish.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 1, jitterStrategy: sfn.JitterType.FULL });
+  publish.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
+  publish.next(record);
+  return sfn.Choice.jsonPath(scope, N.CHECK_IMAGE_PROGRESS, { comment: 'Publish the Progress when it changed.' })
+    .when(sfn.Condition.and(presentString(PROGRESS), sfn.Condition.not(sfn.Condition.stringEqualsJsonPath(PROGRESS, LAST_PROGRESS))), publish)
+    .otherwise(next);
+}
