@@ -1,3 +1,4 @@
 export * from './bucket';
 export * from './workflow';
 export * from './instance-export';
+export * from './image-export';

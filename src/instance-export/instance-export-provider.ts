@@ -1,8 +1,17 @@
 import { ArnFormat, Aws, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { BucketGrantProvider } from '../bucket/bucket-grant-provider';
+import { IVmImportServiceRole } from '../image-export/vm-import-service-role';
 import { CustomResourceHandler } from '../internal';
-import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from '../workflow/export-task-permissions';
+import {
+  bucketPreflightStatement,
+  cancelManagedExportTasksStatement,
+  createTaggedExportTaskStatements,
+  cancelManagedExportImageTasksStatement,
+  createTaggedExportImageTaskStatements,
+  describeImagesStatement,
+  imageArn,
+} from '../workflow/export-task-permissions';
 import { InstanceExportWorkflow } from '../workflow/instance-export-workflow';
 
 const PROVIDER_ID = 'VmExportInstanceExportProvider';
@@ -36,6 +45,8 @@ export class InstanceExportProvider extends Construct {
   /** The workflows whose executions the handler may start, describe and stop. */
   private readonly workflows: InstanceExportWorkflow[] = [];
   private startGranted = false;
+  private imageExportsGranted = false;
+  private readonly startableImages = new Set<string>();
   private handleReadGranted = false;
   private readonly handlerScope: CustomResourceHandler;
 
@@ -149,5 +160,35 @@ export class InstanceExportProvider extends Construct {
       this.handler.addToRolePolicy(statement);
     }
     this.handlerScope.acknowledge();
+  }
+
+  /** Let the handler look up, and cancel on delete, the stack's export image tasks (once). */
+  public grantImageExports(): void {
+    if (this.imageExportsGranted) {
+      return;
+    }
+    this.imageExportsGranted = true;
+    this.handler.addToRolePolicy(describeImagesStatement());
+    this.handler.addToRolePolicy(cancelManagedExportImageTasksStatement(this));
+    this.handlerScope.acknowledge();
+  }
+
+  /**
+   * Let the handler start an image export itself (exports that do not wait for completion start
+   * the task before answering CloudFormation): ExportImage on the AMI, and passing the role.
+   */
+  public grantStartImageExport(imageId: string, serviceRole: IVmImportServiceRole): void {
+    this.grantImageExports();
+    if (this.startableImages.size === 0) {
+      for (const statement of createTaggedExportImageTaskStatements(this)) {
+        this.handler.addToRolePolicy(statement);
+      }
+      this.handlerScope.acknowledge();
+    }
+    if (!this.startableImages.has(imageId)) {
+      this.startableImages.add(imageId);
+      this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:ExportImage'], resources: [imageArn(this, imageId)] }));
+    }
+    serviceRole.grantPassRole(this.handler);
   }
 }

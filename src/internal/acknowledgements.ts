@@ -29,6 +29,9 @@ export const REASONS = {
   xray: 'X-Ray trace writes (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) support no resource-level permissions.',
   logDelivery: 'CloudWatch Logs vended log delivery actions (logs:CreateLogDelivery, ...) used by Step Functions logging support no resource-level permissions.',
   exportTaskIds: 'Export task ids are assigned by EC2 at creation, so tasks are matched with export-instance-task/*; creation requires the library\'s request tag, tagging is limited to ec2:CreateAction = CreateInstanceExportTask, and cancellation to tasks carrying the library\'s resource tag.',
+  exportImageTaskIds: 'Export image task ids are assigned by EC2 at creation, so tasks are matched with export-image-task/*; creation requires the library\'s request tag (and ec2:ExportImage the granted AMI\'s ARN too), tagging is limited to ec2:CreateAction = ExportImage, and cancellation to tasks carrying the library\'s resource tag.',
+  workflowImages: 'The export workflow exports only AMIs granted to it: image/* appears only when the user opted in with allowAnyImage; otherwise each AMI is granted by id, and the workflow\'s first step refuses every other AMI.',
+  serviceRoleObjects: 'VM Import/Export writes each exported image to <prefix><export task id>.<format>, a key known only once the task exists: the service role may read and write objects under its exports\' prefixes only.',
   workflowInstances: 'The export workflow exports only instances granted to it: instance/* appears only under an aws:ResourceTag condition (allowInstancesTagged) or when the user opted in with allowAnyInstance; the workflow\'s first step refuses every other instance.',
   executions: 'Execution names are derived per request at deploy time; the permission is limited to executions of the library\'s own export state machine.',
   functionVersions: 'lambda:InvokeFunction on <function ARN>:* covers versions and aliases of the library\'s own function only.',
@@ -48,6 +51,8 @@ const WILDCARD_REASON_BY_ACTION: Array<[RegExp, string]> = [
   [/^xray:/, REASONS.xray],
   [/^logs:(Create|Get|Update|Delete|List)LogDeliver|^logs:(Put|Describe)ResourcePolic|^logs:DescribeLogGroups$/, REASONS.logDelivery],
   [/^ec2:(CreateInstanceExportTask|CreateTags|CancelExportTask)$/, REASONS.exportTaskIds],
+  [/^ec2:ExportImage$/, REASONS.exportImageTaskIds],
+  [/^s3:(GetObject|PutObject)$/, REASONS.serviceRoleObjects],
   [/^states:(StartExecution|DescribeExecution|StopExecution)$/, REASONS.executions],
   [/^lambda:InvokeFunction$/, REASONS.functionVersions],
   [/^s3:DeleteObject$/, REASONS.exportObjects],
@@ -109,6 +114,15 @@ export function acknowledgeExportBucket(bucket: IConstruct, options: ExportBucke
 }
 
 /**
+ * The acknowledgements of a VM Import/Export service role's inline policy (`scope`: the role's
+ * construct), without resolving it (its statements still grow with each export).
+ */
+export function acknowledgeServiceRolePolicy(scope: IConstruct, objectsArn: string): void {
+  acknowledge(scope, both('IAMNoInlinePolicy', REASONS.inlinePolicy));
+  acknowledgeWildcard(scope, 's3:PutObject', objectsArn);
+}
+
+/**
  * The acknowledgements of the functions, roles, policies and log groups under `scope` (one of
  * the library's providers or its workflow). Call it again after adding permissions: it records
  * the wildcard resources of every policy as found at the time of the call.
@@ -139,8 +153,8 @@ export function acknowledgeServiceConstraints(scope: IConstruct): void {
  * gets it). Unlike acknowledgeServiceConstraints this resolves only the ARN, never a policy
  * document (resolving a document freezes its statements, which later grants still extend).
  */
-export function acknowledgeWildcard(scope: IConstruct, action: string, arn: string): void {
-  const reason = reasonForAction(action);
+export function acknowledgeWildcard(scope: IConstruct, action: string, arn: string, why?: string): void {
+  const reason = why ?? reasonForAction(action);
   if (reason === undefined) {
     throw new Error(`No acknowledgement reason is recorded for ${action}: add one to WILDCARD_REASON_BY_ACTION.`);
   }
@@ -172,7 +186,9 @@ function wildcardFindings(policy: iam.CfnPolicy): Acknowledgement[] {
       const id = `AwsSolutions-IAM5[Resource::${resource}]`;
       const set = reasons.get(id) ?? new Set<string>();
       // Instances are granted by tag or by the allowAnyInstance opt-in, not matched like task ids.
-      const forResource = /:instance\/\*$/.test(resource) ? [REASONS.workflowInstances] : statementReasons;
+      const forResource = /:instance\/\*$/.test(resource) ? [REASONS.workflowInstances]
+        : /:image\/\*$/.test(resource) ? [REASONS.workflowImages]
+          : /:export-image-task\/\*$/.test(resource) ? [REASONS.exportImageTaskIds] : statementReasons;
       forResource.forEach((r) => set.add(r!));
       reasons.set(id, set);
     }

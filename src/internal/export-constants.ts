@@ -109,6 +109,19 @@ export const EXPORT_AFFECTING_PROPERTIES = [
   'Revision',
 ] as const;
 
+/** The CloudFormation type of an image export (ImageExport), served by the same handler. */
+export const IMAGE_EXPORT_RESOURCE_TYPE = 'Custom::VmImageExport';
+
+/** The properties of an image export whose change means "a different export" (see EXPORT_AFFECTING_PROPERTIES). */
+export const IMAGE_EXPORT_AFFECTING_PROPERTIES = [
+  'ImageId',
+  'DiskImageFormat',
+  'S3Bucket',
+  'S3Prefix',
+  'RoleName',
+  'Revision',
+] as const;
+
 /** Error name the poll branch ends with when the task completed (stops the deadline branch). */
 export const INTERNAL_COMPLETED = 'VmExport.Internal.Completed';
 

@@ -14,13 +14,13 @@ export enum TargetEnvironment {
  * The format of the exported disk image.
  */
 export enum DiskImageFormat {
-  /** VMware virtual disk; the only format for `TargetEnvironment.VMWARE`. */
+  /** VMware virtual disk (stream-optimized); the only format for `TargetEnvironment.VMWARE`; the default of `ImageExport`. */
   VMDK = 'VMDK',
   /** Virtual hard disk; the only format for Citrix and Microsoft. */
   VHD = 'VHD',
   /**
-   * Raw disk image. The EC2 API lists it, but instance export rejects it for every target
-   * environment; it is only for AMI export (`ExportImage`). Using it is a synth-time error.
+   * Raw disk image, for `ImageExport` (AMI export). Instance export rejects it for every target
+   * environment: an `InstanceExport` with it is a synth-time error.
    */
   RAW = 'RAW',
 }

@@ -50,3 +50,54 @@ export function cancelManagedExportTasksStatement(scope: IConstruct): iam.Policy
     conditions: { StringEquals: { [`aws:ResourceTag/${TAG_MANAGED}`]: TAG_MANAGED_VALUE } },
   });
 }
+
+/** `export-image-task/*` in the scope's account, region and partition. */
+export function exportImageTaskArns(scope: IConstruct): string {
+  return Stack.of(scope).formatArn({ service: 'ec2', resource: 'export-image-task', resourceName: '*' });
+}
+
+/** An AMI's ARN (`arn:<partition>:ec2:<region>::image/<id>`: images have no account in their ARN). */
+export function imageArn(scope: IConstruct, imageId: string): string {
+  return Stack.of(scope).formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: imageId });
+}
+
+/**
+ * Creating export image tasks (only with the library's request tag) and tagging them at
+ * creation. `ec2:ExportImage` also needs the image's ARN, granted separately (Service
+ * Authorization Reference: both the `image` and the `export-image-task` resource types).
+ */
+export function createTaggedExportImageTaskStatements(scope: IConstruct): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'CreateTaggedExportImageTasks',
+      actions: ['ec2:ExportImage'],
+      resources: [exportImageTaskArns(scope)],
+      conditions: { StringEquals: { [`aws:RequestTag/${TAG_MANAGED}`]: TAG_MANAGED_VALUE } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'TagExportImageTasksOnCreate',
+      actions: ['ec2:CreateTags'],
+      resources: [exportImageTaskArns(scope)],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'ExportImage' } },
+    }),
+  ];
+}
+
+/** Cancelling only export image tasks that carry the library's tag. */
+export function cancelManagedExportImageTasksStatement(scope: IConstruct): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'CancelManagedExportImageTasks',
+    actions: ['ec2:CancelExportTask'],
+    resources: [exportImageTaskArns(scope)],
+    conditions: { StringEquals: { [`aws:ResourceTag/${TAG_MANAGED}`]: TAG_MANAGED_VALUE } },
+  });
+}
+
+/** The read-only calls of image export (preflight, start, finish): no resource-level permissions. */
+export function describeImagesStatement(): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'DescribeForImageExport',
+    actions: ['ec2:DescribeExportImageTasks', 'ec2:DescribeImages'],
+    resources: ['*'],
+  });
+}

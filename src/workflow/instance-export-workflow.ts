@@ -14,6 +14,8 @@ import { ExportEventRuleOptions, ExportEventType, FailureAlarmOptions } from './
 import { addSignalBackstop } from './export-signal-backstop';
 import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTaggedExportTaskStatements } from './export-task-permissions';
 import { WorkflowEvents } from './export-workflow-names';
+import { ImageExportGrants } from './image-export-grants';
+import { IVmImportServiceRole } from '../image-export/vm-import-service-role';
 import { ENV_EXPORT_GRANTS, acknowledgeServiceConstraints, acknowledgeWildcard, handlerCode, handlerRuntime } from '../internal';
 
 /**
@@ -67,6 +69,26 @@ export interface InstanceExportWorkflowProps {
    * @default false
    */
   readonly allowAnyInstance?: boolean;
+
+  /**
+   * Let the workflow export ANY AMI of the account and region (`ec2:ExportImage` on `image/*`).
+   *
+   * By default the workflow exports only the AMIs it was granted: each `ImageExport` grants its
+   * own image, `grantExportOfImage()` grants one more. An execution for any other AMI fails in
+   * its first step with `VmExport.InvalidInput`, before anything starts.
+   *
+   * @default false
+   */
+  readonly allowAnyImage?: boolean;
+}
+
+/** The grants as the export-task function reads them (ExportGrants in lambda/shared/export-grants.ts). */
+interface GrantsDocument {
+  readonly anyInstance: boolean;
+  readonly instances: string[];
+  readonly tags: Array<{ key: string; value: string }>;
+  readonly anyImage?: boolean;
+  readonly images?: string[];
 }
 
 /** The export-task function's environment is at most 4 KB; keep the grants well inside it. */
@@ -173,6 +195,7 @@ export class InstanceExportWorkflow extends Construct {
   private readonly grantedInstances: string[] = [];
   private readonly tagGrants: Array<{ readonly key: string; readonly value: string }> = [];
   private grantedInstancesStatement?: iam.PolicyStatement;
+  private readonly imageGrants: ImageExportGrants;
 
   /**
    * @param scope the scope to create the workflow in (usually the stack; see `of()`)
@@ -195,6 +218,7 @@ export class InstanceExportWorkflow extends Construct {
 
     this.functionLogGroup = new logs.LogGroup(this, 'ExportTaskLogs', logOptions);
     this.functionRole = this.createExportTaskRole();
+    this.imageGrants = new ImageExportGrants(this, this.functionRole, props.allowAnyImage ?? false);
     this.exportFunction = this.createExportFunction();
     this.node.addValidation({ validate: () => this.validateGrantsSize() });
 
@@ -351,6 +375,34 @@ export class InstanceExportWorkflow extends Construct {
       resources: [arn],
     });
     this.functionRole.addToPrincipalPolicy(this.grantedInstancesStatement);
+  }
+
+  /**
+   * Allows the workflow to export one AMI (`ExportImage`). Each `ImageExport` calls this for its
+   * own image; call it for the AMIs a pipeline, a schedule or a script exports with a workflow
+   * it starts directly. Repeated calls for the same AMI add nothing.
+   *
+   * The export-task function's role gets `ec2:ExportImage` on the image's ARN (and, on first use,
+   * on the export image tasks it tags), and the workflow's first step lets executions for the
+   * AMI through.
+   *
+   * @param imageId `ami-` followed by 8 or 17 lowercase hexadecimal characters, or a token
+   * (for example an EC2 Image Builder image's `attrImageId`)
+   */
+  public grantExportOfImage(imageId: string): void {
+    this.imageGrants.grantImage(imageId);
+  }
+
+  /**
+   * Allows the workflow to pass `serviceRole` to VM Import/Export in `ExportImage`
+   * (`iam:PassRole` on that role only) and to read it for the preflight checks. Each
+   * `ImageExport` calls this for its role; an execution that names another role (`roleName` in
+   * the input) is refused by IAM.
+   *
+   * @param serviceRole the VM Import/Export service role
+   */
+  public grantServiceRole(serviceRole: IVmImportServiceRole): void {
+    this.imageGrants.grantServiceRole(serviceRole);
   }
 
   /**
@@ -511,8 +563,9 @@ export class InstanceExportWorkflow extends Construct {
   }
 
   /** The grants as the export-task function reads them (ExportGrants in lambda/shared/export-grants.ts). */
-  private grantsDocument(): { anyInstance: boolean; instances: string[]; tags: Array<{ key: string; value: string }> } {
+  private grantsDocument(): GrantsDocument {
     return {
+      ...this.imageGrants.document(),
       anyInstance: this.anyInstance,
       instances: this.anyInstance ? [] : [...this.grantedInstances],
       tags: this.anyInstance ? [] : this.tagGrants.map((g) => ({ key: g.key, value: g.value })),
@@ -526,9 +579,11 @@ export class InstanceExportWorkflow extends Construct {
     if (length <= MAX_GRANTS_JSON_LENGTH) {
       return [];
     }
-    return [`the workflow was granted ${this.grantedInstances.length} instances and ${this.tagGrants.length} tags: the list takes ` +
+    const images = this.imageGrants.imageCount > 0 ? `, ${this.imageGrants.imageCount} AMIs` : '';
+    return [`the workflow was granted ${this.grantedInstances.length} instances${images} and ${this.tagGrants.length} tags: the list takes ` +
       `${length} characters, more than the ${MAX_GRANTS_JSON_LENGTH} that fit into the export-task function's environment (4 KB). ` +
-      'Tag the instances and grant the tag once with allowInstancesTagged(key, value) instead of granting each instance.'];
+      'Tag the instances and grant the tag once with allowInstancesTagged(key, value) instead of granting each instance' +
+      (images ? ', and export fewer AMIs per workflow (or set allowAnyImage).' : '.')];
   }
 
   /**
