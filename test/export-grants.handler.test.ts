@@ -16,7 +16,7 @@ import { prepare } from '../lambda/export-task';
 import { EXPORT_GRANTS_VARIABLE as ENV_EXPORT_GRANTS, Errors } from './support/documented-names';
 import { mockExportableInstanceAndBucket } from './support/preflight-mocks';
 import { WorkflowInput } from '../lambda/shared/contract';
-import { checkExportGrant, matchingTagGrant, parseExportGrants } from '../lambda/shared/export-grants';
+import { checkExportGrant, checkImageExportGrant, matchingTagGrant, parseExportGrants } from '../lambda/shared/export-grants';
 
 /** Expected error names: the README's, copied in test/support/documented-names.ts. */
 const { INVALID_INPUT: ERROR_INVALID_INPUT, THROTTLED: ERROR_THROTTLED } = Errors;
@@ -136,6 +136,9 @@ describe('the grants document', () => {
       anyInstance: false,
       instances: ['i-01234567'],
       tags: [{ key: 'k', value: 'v' }],
+      // A document without image grants (written before image export, or a workflow without one).
+      anyImage: false,
+      images: [],
     });
     expect(parseExportGrants(undefined)).toBeUndefined();
   });
@@ -159,5 +162,33 @@ describe('the grants document', () => {
     expect(matchingTagGrant(grants, [{ Key: 'team', Value: 'Web' }])).toBeUndefined();
     expect(matchingTagGrant(grants, [{ Key: 'other', Value: 'web' }, { Key: 'vm-export', Value: 'allowed' }])).toEqual({ key: 'vm-export', value: 'allowed' });
     expect(matchingTagGrant(grants, [])).toBeUndefined();
+  });
+});
+
+describe('image grants (ImageExport, grantExportOfImage, allowAnyImage)', () => {
+  const AMI = 'ami-0123456789abcdef0';
+  const doc = (extra: Record<string, unknown>) => JSON.stringify({ anyInstance: false, instances: [], tags: [], ...extra });
+
+  test('a granted AMI passes; another is refused with the grant to add', () => {
+    expect(() => checkImageExportGrant(AMI, doc({ anyImage: false, images: [AMI] }))).not.toThrow();
+    expect(() => checkImageExportGrant('ami-0fedcba9876543210', doc({ anyImage: false, images: [AMI] })))
+      .toThrow(/may not export AMI ami-0fedcba9876543210[\s\S]*grantExportOfImage\('ami-0fedcba9876543210'\)[\s\S]*allowAnyImage/);
+  });
+
+  test('a document without image grants refuses every AMI (instance grants do not cover AMIs)', () => {
+    expect(() => checkImageExportGrant(AMI, doc({ anyInstance: true }))).toThrow(/may not export AMI/);
+  });
+
+  test('allowAnyImage passes every AMI; no document (outside the construct) leaves the refusal to IAM', () => {
+    expect(() => checkImageExportGrant(AMI, doc({ anyImage: true, images: [] }))).not.toThrow();
+    expect(() => checkImageExportGrant(AMI, undefined)).not.toThrow();
+  });
+
+  test.each([
+    [{ anyImage: 'yes' }],
+    [{ images: 'ami-0123456789abcdef0' }],
+    [{ images: [1] }],
+  ])('a broken image part (%j) is refused, never guessed', (extra) => {
+    expect(() => parseExportGrants(doc(extra))).toThrow(/anyImage that is not a boolean or images that are not a list of strings/);
   });
 });

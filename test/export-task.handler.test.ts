@@ -130,13 +130,13 @@ describe('prepare', () => {
 
   test('returns the normalized request after the preflight', async () => {
     goodBucketAndInstance();
-    await expect(prepare(input, clients, 'eu-west-1')).resolves.toEqual({ ...request, notAfter: expect.any(Number) });
+    await expect(prepare(input, clients, 'eu-west-1')).resolves.toEqual({ ...request, kind: 'instance', notAfter: expect.any(Number) });
     expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [INSTANCE] });
     expect(s3Mock).toHaveReceivedCommandWith(GetBucketAclCommand, { Bucket: BUCKET });
   });
 
   test('preflight: false skips every check', async () => {
-    await expect(prepare({ ...input, preflight: false }, clients, 'eu-west-1')).resolves.toEqual({ ...request, notAfter: expect.any(Number) });
+    await expect(prepare({ ...input, preflight: false }, clients, 'eu-west-1')).resolves.toEqual({ ...request, kind: 'instance', notAfter: expect.any(Number) });
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
   });
@@ -193,6 +193,7 @@ describe('finish', () => {
     const out = await runFinish({ Error: INTERNAL_COMPLETED, Cause: 'done' });
     expect(out).toEqual({
       status: 'SUCCEEDED',
+      kind: 'instance',
       instanceId: INSTANCE,
       exportTaskId: TASK_ID,
       s3Bucket: BUCKET,
@@ -292,6 +293,7 @@ describe('finish', () => {
     const out = await runFinish({ Error: name, Cause: cause });
     expect(out).toEqual({
       status: 'FAILED',
+      kind: 'instance',
       instanceId: INSTANCE,
       s3Bucket: BUCKET,
       state: 'none',

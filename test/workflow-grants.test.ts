@@ -71,6 +71,8 @@ describe('the workflow exports only the instances it was granted', () => {
       anyInstance: false,
       instances: ['i-0123456789abcdef0', 'i-01234567'],
       tags: [],
+      anyImage: false,
+      images: [],
     });
   });
 

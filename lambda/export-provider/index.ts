@@ -9,6 +9,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -23,6 +24,17 @@ import type {
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda';
 import { onAttributesEvent } from './attributes';
+import {
+  affectingPropertiesOf,
+  AnyRequest,
+  AnyWorkflowInput,
+  extensionOfProps,
+  kindOfResource,
+  normalizeAny,
+  Props,
+  subjectOfProps,
+  workflowInputOf as inputOfKind,
+} from './kind';
 import { executionNameOf, exportRecordOf, ExportRecord } from './record';
 import { CLIENT_CONFIG } from '../shared/clients';
 import {
@@ -30,19 +42,16 @@ import {
   ERROR_QUOTA_FULL,
   ERROR_WORKFLOW_ERROR,
   EXECUTION_STOPPED_BY_PROVIDER,
-  EXPORT_AFFECTING_PROPERTIES,
   EXPORT_ATTRIBUTES_RESOURCE_TYPE,
   ExportAttributesData,
   ExportResourceData,
-  ExportResourceProperties,
-  NormalizedRequest,
   StartResult,
   TAG_CLIENT_TOKEN,
   TAG_EXPORT_HASH,
   WorkflowInput,
 } from '../shared/contract';
 import { errorCode, errorMessage, isNotFound, VmExportError } from '../shared/ec2-errors';
-import { cancelExport, findTaskByTag, isCancellable, startExport, tagValue } from '../shared/export-task';
+import { cancelExport, isCancellable, startExport, tagValue } from '../shared/export-task';
 import { handleUrlHash, readHandleUrl } from '../shared/handle-url';
 import {
   clientTokenFor,
@@ -51,14 +60,19 @@ import {
   exportHashFor,
   shortHash,
 } from '../shared/hash';
-import { normalizeRequest, objectKeyFor, s3UriFor } from '../shared/normalize';
+import { ExportKind } from '../shared/image-contract';
+import { runImagePreflight } from '../shared/image-preflight';
+import { startImageExport } from '../shared/image-task';
+import { objectKeyFor, s3UriFor } from '../shared/normalize';
 import { runPreflightWithCanonicalId } from '../shared/preflight';
+import { findAnyTaskByTag } from '../shared/task-lookup';
 import { MAX_REASON_CHARS, truncate } from '../shared/truncate';
 
 const sfn = new SFNClient(CLIENT_CONFIG);
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const s3 = new S3Client(CLIENT_CONFIG);
 const cfn = new CloudFormationClient(CLIENT_CONFIG);
+const iam = new IAMClient(CLIENT_CONFIG);
 
 /** The SDK clients the handler uses. */
 export interface ProviderClients {
@@ -66,6 +80,8 @@ export interface ProviderClients {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
   readonly cfn: CloudFormationClient;
+  /** Image export's preflight reads the service role. */
+  readonly iam?: IAMClient;
 }
 
 /** What the handler answers CloudFormation with. */
@@ -74,7 +90,6 @@ export interface ProviderResponse {
   readonly Data?: ExportResourceData | ExportAttributesData;
 }
 
-type Props = ExportResourceProperties;
 
 /** One structured log line (CloudWatch Logs). */
 function log(fields: Record<string, unknown>): void {
@@ -112,40 +127,20 @@ export function clientTokenOfPhysicalId(physicalId: string): string | undefined 
 }
 
 /** The hash of the export-affecting properties of a resource. */
-export function exportHashOf(stackId: string, logicalResourceId: string, props: Props): string {
-  return exportHashFor(stackId, logicalResourceId, props as unknown as Record<string, unknown>, EXPORT_AFFECTING_PROPERTIES);
+export function exportHashOf(stackId: string, logicalResourceId: string, props: Props, kind: ExportKind = 'instance'): string {
+  return exportHashFor(stackId, logicalResourceId, props as unknown as Record<string, unknown>, affectingPropertiesOf(kind));
 }
 
 /** The names of the export-affecting properties whose values differ. */
-export function changedAffectingProperties(oldProps: Props, newProps: Props): string[] {
+export function changedAffectingProperties(oldProps: Props, newProps: Props, kind: ExportKind = 'instance'): string[] {
   const text = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
-  return EXPORT_AFFECTING_PROPERTIES.filter((k) => text(oldProps[k]) !== text(newProps[k]));
+  const value = (p: Props, k: string) => (p as unknown as Record<string, unknown>)[k];
+  return affectingPropertiesOf(kind).filter((k) => text(value(oldProps, k)) !== text(value(newProps, k)));
 }
 
-/** The workflow input of a resource's properties. */
+/** The workflow input of an instance export resource's properties (see kind.ts for both kinds). */
 export function workflowInputOf(props: Props, extra: Partial<WorkflowInput>): WorkflowInput {
-  return {
-    instanceId: props.InstanceId,
-    targetEnvironment: props.TargetEnvironment,
-    diskImageFormat: props.DiskImageFormat,
-    containerFormat: props.ContainerFormat,
-    s3Bucket: props.S3Bucket,
-    s3Prefix: props.S3Prefix,
-    ...(props.Description ? { description: props.Description } : {}),
-    ...(props.Tags && props.Tags.length > 0 ? { tags: props.Tags } : {}),
-    ...deadlineOf(props.DeadlineSeconds),
-    ...(props.CanonicalId ? { canonicalId: props.CanonicalId } : {}),
-    ...extra,
-  };
-}
-
-/** DeadlineSeconds as a number; other text is passed on for normalizeRequest to report. */
-function deadlineOf(value: string | undefined): { deadlineSeconds?: number } {
-  if (value === undefined || value === null || value === '') {
-    return {};
-  }
-  const text = String(value).trim();
-  return { deadlineSeconds: /^\d+$/.test(text) ? Number(text) : (value as unknown as number) };
+  return inputOfKind('instance', props, extra) as WorkflowInput;
 }
 
 /**
@@ -185,7 +180,7 @@ async function startExecution(
   clients: ProviderClients,
   stateMachineArn: string,
   name: string,
-  input: WorkflowInput,
+  input: AnyWorkflowInput,
 ): Promise<string> {
   const executionArn = executionArnFor(stateMachineArn, name);
   try {
@@ -229,7 +224,7 @@ export async function stopIfRunning(clients: ProviderClients, executionArn: stri
   }
 }
 
-type KeyParts = Pick<NormalizedRequest, 's3Bucket' | 's3Prefix' | 'objectExtension'>;
+type KeyParts = Pick<AnyRequest, 's3Bucket' | 's3Prefix' | 'objectExtension'>;
 
 /** The attributes of an export task: its id and the key it reported (else the documented key). */
 function taskData(request: KeyParts, exportTaskId: string | undefined, reportedKey?: string): Partial<ExportResourceData> {
@@ -249,11 +244,13 @@ export async function startNewExport(
   event: CloudFormationCustomResourceCreateEvent | CloudFormationCustomResourceUpdateEvent,
 ): Promise<ProviderResponse> {
   const props = event.ResourceProperties as unknown as Props;
+  const kind = kindOfResource(event.ResourceType, props);
+  const subject = subjectOfProps(props);
   const arn = parseStateMachineArn(props.StateMachineArn);
   const clientToken = clientTokenFor(event.StackId, event.LogicalResourceId, event.RequestId);
-  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props, kind);
   const waitForCompletion = isTrue(props.WaitForCompletion);
-  const base = workflowInputOf(props, { preflight: false, clientToken, exportHash });
+  const base: AnyWorkflowInput = inputOfKind(kind, props, { preflight: false, clientToken, exportHash });
   if (waitForCompletion) {
     if (!props.WaitConditionHandle) {
       throw new VmExportError(ERROR_INVALID_INPUT,
@@ -261,14 +258,9 @@ export async function startNewExport(
     }
   }
   // Validation errors are thrown before anything starts.
-  const request: NormalizedRequest = normalizeRequest(base);
+  const request = normalizeAny(kind, base);
   if (isTrue(props.Preflight)) {
-    // The construct always passes the region's ID (or the user's); the table stays out of this bundle.
-    if (!request.canonicalId) {
-      throw new VmExportError(ERROR_INVALID_INPUT,
-        'CanonicalId is missing (Preflight is \'true\'): pass the canonical ID the bucket grants.');
-    }
-    await runPreflightWithCanonicalId(clients.ec2, clients.s3, request, arn.region, request.canonicalId);
+    await preflight(clients, request, arn);
   }
   const name = executionNameFor(clientToken);
 
@@ -281,22 +273,22 @@ export async function startNewExport(
       // The execution may have started although the call failed (e.g. the answer was lost), and
       // the Delete after a failed Create does nothing (its physical id is the create-failed
       // marker): stop it and cancel its task.
-      await undo(clients, executionArnFor(props.StateMachineArn, name), undefined, clientToken);
+      await undo(clients, executionArnFor(props.StateMachineArn, name), undefined, clientToken, kind);
       throw err;
     }
-    log({ message: 'export workflow started', instanceId: props.InstanceId, executionArn });
+    log({ message: 'export workflow started', instanceId: props.InstanceId, imageId: props.ImageId, executionArn });
     return { PhysicalResourceId: executionArn, Data: { ExecutionArn: executionArn } };
   }
 
   let started: StartResult;
   try {
-    started = await startExport(clients.ec2, request);
+    started = request.kind === 'image' ? await startImageExport(clients.ec2, request) : await startExport(clients.ec2, request);
   } catch (err) {
     // The task may exist although the call failed (e.g. the answer was lost): cancel it.
-    await undo(clients, undefined, undefined, clientToken);
+    await undo(clients, undefined, undefined, clientToken, kind);
     if ((err as Error).name === ERROR_QUOTA_FULL) {
       throw new VmExportError(ERROR_QUOTA_FULL,
-        `The export of ${props.InstanceId} could not start: the conversion-task quota of this region is full (5 concurrent tasks by default, adjustable to 20 via Service Quotas). With waitForCompletion: true the deployment waits for a free slot; otherwise deploy again later.`);
+        `The export of ${subject} could not start: the conversion-task quota of this region is full (5 concurrent tasks by default, adjustable to 20 via Service Quotas). With waitForCompletion: true the deployment waits for a free slot; otherwise deploy again later.`);
     }
     throw err;
   }
@@ -306,7 +298,7 @@ export async function startNewExport(
   try {
     const executionArn = await startExecution(clients, props.StateMachineArn, watchName,
       { ...base, adoptExportTaskId: exportTaskId });
-    log({ message: 'export started', instanceId: props.InstanceId, exportTaskId, executionArn });
+    log({ message: 'export started', instanceId: props.InstanceId, imageId: props.ImageId, exportTaskId, executionArn });
     return {
       PhysicalResourceId: executionArn,
       Data: { ExecutionArn: executionArn, ...taskData(request, exportTaskId, started.s3Key) },
@@ -314,9 +306,26 @@ export async function startNewExport(
   } catch (err) {
     // The Delete after a failed Create does nothing: undo the task first (and the execution,
     // which may have started although the call failed).
-    await undo(clients, executionArnFor(props.StateMachineArn, watchName), exportTaskId, clientToken);
+    await undo(clients, executionArnFor(props.StateMachineArn, watchName), exportTaskId, clientToken, kind);
     throw err;
   }
+}
+
+/**
+ * The read-only preflight of a request, either kind. An instance export's checks use the
+ * canonical ID the construct passes (the region's or the user's; the table stays out of this
+ * bundle); an image export's read the AMI, the service role and the bucket.
+ */
+async function preflight(clients: ProviderClients, request: AnyRequest, arn: StateMachineArnParts): Promise<void> {
+  if (request.kind === 'image') {
+    await runImagePreflight({ ec2: clients.ec2, s3: clients.s3, iam: clients.iam ?? iam }, request, arn.region, arn.account);
+    return;
+  }
+  if (!request.canonicalId) {
+    throw new VmExportError(ERROR_INVALID_INPUT,
+      'CanonicalId is missing (Preflight is \'true\'): pass the canonical ID the bucket grants.');
+  }
+  await runPreflightWithCanonicalId(clients.ec2, clients.s3, request, arn.region, request.canonicalId);
 }
 
 /**
@@ -328,6 +337,7 @@ async function undo(
   executionArn: string | undefined,
   exportTaskId: string | undefined,
   clientToken?: string,
+  kind: ExportKind = 'instance',
 ): Promise<void> {
   const safe = (p: Promise<unknown>) => p.catch((err) =>
     log({ level: 'error', message: 'undo failed', executionArn, exportTaskId, code: errorCode(err), error: errorMessage(err) }));
@@ -336,7 +346,7 @@ async function undo(
   }
   let taskId = exportTaskId;
   if (!taskId && clientToken) {
-    await safe(findTaskByTag(clients.ec2, TAG_CLIENT_TOKEN, clientToken).then((t) => {
+    await safe(findAnyTaskByTag(clients.ec2, kind, TAG_CLIENT_TOKEN, clientToken).then((t) => {
       taskId = isCancellable(t) ? t!.ExportTaskId : undefined;
     }));
   }
@@ -356,12 +366,12 @@ async function isRollingBack(clients: ProviderClients, stackId: string): Promise
 }
 
 /** The attributes of an unchanged resource (rebuilt from its record: Update must return them all). */
-async function currentData(clients: ProviderClients, props: Props, physicalId: string): Promise<ExportResourceData> {
+async function currentData(clients: ProviderClients, props: Props, physicalId: string, kind: ExportKind): Promise<ExportResourceData> {
   if (isTrue(props.WaitForCompletion)) {
     return { ExecutionArn: physicalId };
   }
-  const record = await exportRecordOf(clients, physicalId);
-  const request = normalizeRequest(workflowInputOf(props, { clientToken: clientTokenOfPhysicalId(physicalId) }));
+  const record = await exportRecordOf(clients, physicalId, kind, extensionOfProps(kind, props));
+  const request = normalizeAny(kind, inputOfKind(kind, props, { clientToken: clientTokenOfPhysicalId(physicalId) }));
   return { ExecutionArn: physicalId, ...taskData(request, record.exportTaskId, record.s3Key) };
 }
 
@@ -371,17 +381,19 @@ async function currentData(clients: ProviderClients, props: Props, physicalId: s
  */
 async function rollbackReuse(clients: ProviderClients, event: CloudFormationCustomResourceUpdateEvent): Promise<ProviderResponse | undefined> {
   const props = event.ResourceProperties as unknown as Props;
+  const kind = kindOfResource(event.ResourceType, props);
   const waitForCompletion = isTrue(props.WaitForCompletion);
-  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
-  const task = await findTaskByTag(clients.ec2, TAG_EXPORT_HASH, exportHash, ['completed', 'active']);
+  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props, kind);
+  const task = await findAnyTaskByTag(clients.ec2, kind, TAG_EXPORT_HASH, exportHash,
+    { states: ['completed', 'active'], extension: extensionOfProps(kind, props) });
   const token = task ? tagValue(task, TAG_CLIENT_TOKEN) : undefined;
   if (!task || !token) {
     return undefined;
   }
   const name = executionNameFor(token, waitForCompletion ? undefined : task.ExportTaskId);
   const executionArn = executionArnFor(props.StateMachineArn, name);
-  log({ message: 'rollback reuses export', instanceId: props.InstanceId, exportTaskId: task.ExportTaskId, executionArn });
-  const request = normalizeRequest(workflowInputOf(props, { clientToken: token }));
+  log({ message: 'rollback reuses export', instanceId: props.InstanceId, imageId: props.ImageId, exportTaskId: task.ExportTaskId, executionArn });
+  const request = normalizeAny(kind, inputOfKind(kind, props, { clientToken: token }));
   return {
     PhysicalResourceId: executionArn,
     Data: { ExecutionArn: executionArn, ...(waitForCompletion ? {} : taskData(request, task.ExportTaskId, task.ExportToS3Task?.S3Key)) },
@@ -397,11 +409,11 @@ function rollbackWithoutRecord(event: CloudFormationCustomResourceUpdateEvent): 
   const props = event.ResourceProperties as unknown as Props;
   if (!isTrue(props.WaitForCompletion)) {
     throw new VmExportError(ERROR_INVALID_INPUT,
-      `The rollback of ${props.InstanceId} needs the export of its earlier properties, which EC2 no longer lists; no second export was started. Continue the rollback skipping this resource (aws cloudformation continue-update-rollback --resources-to-skip ${event.LogicalResourceId}), then deploy again.`);
+      `The rollback of ${subjectOfProps(props)} needs the export of its earlier properties, which EC2 no longer lists; no second export was started. Continue the rollback skipping this resource (aws cloudformation continue-update-rollback --resources-to-skip ${event.LogicalResourceId}), then deploy again.`);
   }
-  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props);
+  const exportHash = exportHashOf(event.StackId, event.LogicalResourceId, props, kindOfResource(event.ResourceType, props));
   const executionArn = executionArnFor(props.StateMachineArn, executionNameFor(exportHash));
-  log({ message: 'rollback keeps the earlier export unchanged (not listed any more)', instanceId: props.InstanceId, executionArn });
+  log({ message: 'rollback keeps the earlier export unchanged (not listed any more)', instanceId: props.InstanceId, imageId: props.ImageId, executionArn });
   return { PhysicalResourceId: executionArn, Data: { ExecutionArn: executionArn } };
 }
 
@@ -410,7 +422,7 @@ function refuseStaleWaitCondition(oldProps: Props, props: Props, changed: string
   const value = (p: Props, k: string) => String((p as unknown as Record<string, unknown>)[k] ?? '');
   const diff = changed.map((k) => `${k} '${value(oldProps, k)}' -> '${value(props, k)}'`).join(', ');
   throw new VmExportError(ERROR_INVALID_INPUT,
-    truncate(`The export of ${props.InstanceId} changed (${diff}) but its wait condition was not replaced, so the deployment could not wait for the new export. Set the construct's \`revision\` prop to a new value (or pass a literal instance id) so that the wait condition is replaced with the export, and deploy again.`, MAX_REASON_CHARS));
+    truncate(`The export of ${subjectOfProps(props)} changed (${diff}) but its wait condition was not replaced, so the deployment could not wait for the new export. Set the construct's \`revision\` prop to a new value (or pass a literal ${props.ImageId !== undefined ? 'AMI' : 'instance'} id) so that the wait condition is replaced with the export, and deploy again.`, MAX_REASON_CHARS));
 }
 
 /** What a new execution watching an earlier export is told about it. */
@@ -425,27 +437,28 @@ function adoptionOf(record: ExportRecord): Partial<WorkflowInput> {
 /** (c) Same export, new wait condition (e.g. a new timeout): watch the same task again. */
 async function rewatch(clients: ProviderClients, event: CloudFormationCustomResourceUpdateEvent): Promise<ProviderResponse> {
   const props = event.ResourceProperties as unknown as Props;
+  const kind = kindOfResource(event.ResourceType, props);
   const physicalId = event.PhysicalResourceId;
   const oldToken = clientTokenOfPhysicalId(physicalId)!;
-  const record = await exportRecordOf(clients, physicalId);
+  const record = await exportRecordOf(clients, physicalId, kind, extensionOfProps(kind, props));
   if (!record.exportTaskId && record.executionStatus === undefined) {
     // Started once under this token: never start it twice, even if EC2 forgot the task. (An
     // execution that is still known but created no task exported nothing: watching again is safe.)
     throw new VmExportError(ERROR_INVALID_INPUT,
-      `The export of ${props.InstanceId} cannot be found any more (neither EC2 nor the execution ${physicalId} knows its task), so its new wait condition cannot be signalled and no second export was started. Set the construct's \`revision\` prop to a new value to export again, and deploy again.`);
+      `The export of ${subjectOfProps(props)} cannot be found any more (neither EC2 nor the execution ${physicalId} knows its task), so its new wait condition cannot be signalled and no second export was started. Set the construct's \`revision\` prop to a new value to export again, and deploy again.`);
   }
   await stopIfRunning(clients, physicalId, 'Replaced by a new execution watching the same export (the wait condition changed).');
-  const input = workflowInputOf(props, {
+  const input = inputOfKind(kind, props, {
     preflight: false,
     clientToken: oldToken,
-    exportHash: exportHashOf(event.StackId, event.LogicalResourceId, props),
+    exportHash: exportHashOf(event.StackId, event.LogicalResourceId, props, kind),
     ...await handleOf(clients, event.StackId, props),
     ...adoptionOf(record),
   });
-  normalizeRequest(input);
+  normalizeAny(kind, input);
   const name = executionNameFor(shortHash([oldToken, event.RequestId]));
   const executionArn = await startExecution(clients, props.StateMachineArn, name, input);
-  log({ message: 'export watched by a new execution', instanceId: props.InstanceId, exportTaskId: record.exportTaskId, source: record.source, executionArn });
+  log({ message: 'export watched by a new execution', instanceId: props.InstanceId, imageId: props.ImageId, exportTaskId: record.exportTaskId, source: record.source, executionArn });
   return { PhysicalResourceId: physicalId, Data: { ExecutionArn: executionArn } };
 }
 
@@ -454,7 +467,8 @@ export async function onUpdate(clients: ProviderClients, event: CloudFormationCu
   const props = event.ResourceProperties as unknown as Props;
   const oldProps = event.OldResourceProperties as unknown as Props;
   const physicalId = event.PhysicalResourceId;
-  const changed = changedAffectingProperties(oldProps, props);
+  const kind = kindOfResource(event.ResourceType, props);
+  const changed = changedAffectingProperties(oldProps, props, kind);
   const handleChanged = (oldProps.WaitConditionHandle ?? '') !== (props.WaitConditionHandle ?? '');
   const waitForCompletion = isTrue(props.WaitForCompletion);
 
@@ -467,19 +481,25 @@ export async function onUpdate(clients: ProviderClients, event: CloudFormationCu
       return startNewExport(clients, event);
     }
     if (rollingBack) {
-      return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId) };
+      return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId, kind) };
     }
     refuseStaleWaitCondition(oldProps, props, changed);
   }
   if (handleChanged && waitForCompletion) {
     return clientTokenOfPhysicalId(physicalId) ? rewatch(clients, event) : startNewExport(clients, event);
   }
-  return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId) };
+  return { PhysicalResourceId: physicalId, Data: await currentData(clients, props, physicalId, kind) };
 }
 
 /** Deletes the exported object of a completed export (opt-in); a missing object is fine. */
-async function deleteExportedObject(clients: ProviderClients, props: Props, physicalId: string, record: ExportRecord): Promise<void> {
-  const request = normalizeRequest(workflowInputOf(props, { clientToken: clientTokenOfPhysicalId(physicalId) }));
+async function deleteExportedObject(
+  clients: ProviderClients,
+  props: Props,
+  physicalId: string,
+  record: ExportRecord,
+  kind: ExportKind,
+): Promise<void> {
+  const request = normalizeAny(kind, inputOfKind(kind, props, { clientToken: clientTokenOfPhysicalId(physicalId) }));
   const bucket = record.task?.ExportToS3Task?.S3Bucket || props.S3Bucket;
   const key = taskData(request, record.exportTaskId, record.s3Key).ExportObjectKey;
   if (!key) {
@@ -508,12 +528,13 @@ export async function onDelete(clients: ProviderClients, event: CloudFormationCu
     return { PhysicalResourceId: physicalId };
   }
   await stopIfRunning(clients, physicalId, 'The export resource was deleted.');
-  const record = await exportRecordOf(clients, physicalId);
+  const kind = kindOfResource(event.ResourceType, props);
+  const record = await exportRecordOf(clients, physicalId, kind, extensionOfProps(kind, props));
   if (record.task && isCancellable(record.task)) {
     const result = await cancelExport(clients.ec2, record.exportTaskId!);
     log({ message: 'export task cancelled', exportTaskId: record.exportTaskId, result });
   } else if (isTrue(props.DeleteObjectOnDelete) && isCompletedOrForgotten(record)) {
-    await deleteExportedObject(clients, props, physicalId, record);
+    await deleteExportedObject(clients, props, physicalId, record, kind);
   }
   return { PhysicalResourceId: physicalId };
 }
@@ -540,6 +561,7 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, clients:
     logicalResourceId: event.LogicalResourceId,
     physicalResourceId: (event as { PhysicalResourceId?: string }).PhysicalResourceId,
     instanceId: props?.InstanceId,
+    imageId: props?.ImageId,
   });
   try {
     switch (event.RequestType) {
@@ -553,11 +575,11 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, clients:
         throw new Error(`Unknown request type ${(event as { RequestType?: string }).RequestType}`);
     }
   } catch (err) {
-    throw withInstance(err, props?.InstanceId);
+    throw withInstance(err, subjectOfProps(props));
   }
 }
 
 /** The module's SDK clients (created once per container), for the Lambda entry point (../custom-resource). */
 export function defaultProviderClients(): ProviderClients {
-  return { sfn, ec2, s3, cfn };
+  return { sfn, ec2, s3, cfn, iam };
 }

@@ -10,12 +10,13 @@
  * 3. else the task id carried by the physical id (exports that did not wait), with the documented
  *    key `<prefix><task id><extension>`.
  */
-import { EC2Client, ExportTask } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { TAG_CLIENT_TOKEN, WorkflowOutput } from '../shared/contract';
 import { errorCode } from '../shared/ec2-errors';
-import { findTaskById, findTaskByTag } from '../shared/export-task';
 import { clientTokenOfExecutionName, exportTaskIdOfExecutionName } from '../shared/hash';
+import { ExportKind } from '../shared/image-contract';
+import { AnyExportTask, findAnyTaskById, findAnyTaskByTag } from '../shared/task-lookup';
 
 /** Where the record came from. */
 export type RecordSource = 'task' | 'execution' | 'physical-id' | 'none';
@@ -24,7 +25,7 @@ export type RecordSource = 'task' | 'execution' | 'physical-id' | 'none';
 export interface ExportRecord {
   readonly source: RecordSource;
   /** The task, when EC2 still lists it. */
-  readonly task?: ExportTask;
+  readonly task?: AnyExportTask;
   readonly exportTaskId?: string;
   /** The key the task reported (from the task or the execution's output). */
   readonly s3Key?: string;
@@ -41,13 +42,13 @@ export function executionNameOf(physicalId: string): string | undefined {
   return EXECUTION_ARN.exec(physicalId ?? '')?.[1];
 }
 
-async function listedTask(ec2: EC2Client, name: string): Promise<ExportTask | undefined> {
+async function listedTask(ec2: EC2Client, name: string, kind: ExportKind, extension?: string): Promise<AnyExportTask | undefined> {
   const taskId = exportTaskIdOfExecutionName(name);
   if (taskId) {
-    return findTaskById(ec2, taskId);
+    return findAnyTaskById(ec2, taskId, extension);
   }
   const token = clientTokenOfExecutionName(name);
-  return token ? findTaskByTag(ec2, TAG_CLIENT_TOKEN, token) : undefined;
+  return token ? findAnyTaskByTag(ec2, kind, TAG_CLIENT_TOKEN, token, { extension }) : undefined;
 }
 
 /** The execution's status and, when it succeeded, its output; undefined when it is gone. */
@@ -72,12 +73,17 @@ function parseOutput(text: string): Partial<WorkflowOutput> | undefined {
 }
 
 /** The record of the export behind a physical id (see the module comment for the order). */
-export async function exportRecordOf(clients: { readonly ec2: EC2Client; readonly sfn: SFNClient }, physicalId: string): Promise<ExportRecord> {
+export async function exportRecordOf(
+  clients: { readonly ec2: EC2Client; readonly sfn: SFNClient },
+  physicalId: string,
+  kind: ExportKind = 'instance',
+  extension?: string,
+): Promise<ExportRecord> {
   const name = executionNameOf(physicalId);
   if (!name) {
     return { source: 'none' };
   }
-  const task = await listedTask(clients.ec2, name);
+  const task = await listedTask(clients.ec2, name, kind, extension);
   if (task?.ExportTaskId) {
     return { source: 'task', task, exportTaskId: task.ExportTaskId, s3Key: task.ExportToS3Task?.S3Key || undefined, state: task.State };
   }

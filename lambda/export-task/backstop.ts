@@ -92,12 +92,14 @@ async function inputOf(sfn: SFNClient, detail: ExecutionStatusChangeEvent['detai
   }
 }
 
-function reasonOf(detail: ExecutionStatusChangeEvent['detail'], instanceId: unknown): string {
-  const what = typeof instanceId === 'string' && instanceId ? `The export of ${instanceId}` : 'The export';
+function reasonOf(detail: ExecutionStatusChangeEvent['detail'], input: Record<string, unknown>): string {
+  const subject = input.instanceId ?? input.imageId;
+  const what = typeof subject === 'string' && subject ? `The export of ${subject}` : 'The export';
+  const command = input.imageId !== undefined && input.instanceId === undefined ? 'aws ec2 describe-export-image-tasks' : 'aws ec2 describe-export-tasks';
   const error = detail.error ? ` with ${detail.error}` : '';
   const cause = detail.cause ? `: ${causeText(detail.cause)}` : '';
   return `${what} ended ${detail.status}${error}${cause} (execution ${detail.name ?? detail.executionArn}) before the workflow could report its outcome. `
-    + 'Any export task it started was not cancelled by this signal: check it with \'aws ec2 describe-export-tasks\', then deploy again.';
+    + `Any export task it started was not cancelled by this signal: check it with '${command}', then deploy again.`;
 }
 
 /**
@@ -152,6 +154,6 @@ async function signalFor(
     return { action: 'none', why: 'the wait condition handle no longer exists' };
   }
   const data = detail.error || detail.status;
-  await sendSignal(url, buildSignal(false, data, reasonOf(detail, input.instanceId)), options);
+  await sendSignal(url, buildSignal(false, data, reasonOf(detail, input)), options);
   return { action: 'signalled', why: `ended ${detail.status}${detail.error ? ` with ${detail.error}` : ''} without a signal` };
 }

@@ -28,10 +28,12 @@ import {
   WorkflowOutput,
 } from '../shared/contract';
 import { errorCode, errorMessage } from '../shared/ec2-errors';
-import { cancelExport, findTaskByTag, findTaskForRequest, isCancellable } from '../shared/export-task';
+import { cancelExport, isCancellable } from '../shared/export-task';
 import { handleUrlOf } from '../shared/handle-url';
+import { progressOf } from '../shared/image-task';
 import { DEFAULT_S3_PREFIX, objectExtensionFor, objectKeyFor, s3UriFor } from '../shared/normalize';
 import { buildSignal, parseSuccessData, sendSignal, SignalOptions, successData } from '../shared/signal';
+import { AnyExportTask, findAnyTaskByTag, findTaskForAnyRequest, kindOf } from '../shared/task-lookup';
 import { MAX_REASON_CHARS, truncate } from '../shared/truncate';
 
 /** Errors that happen before any task exists: finish passes them on as they are. */
@@ -52,7 +54,21 @@ export interface FinishOptions extends SignalOptions {
   readonly lateStartGraceMs?: number;
 }
 
-type AnyRequest = Partial<NormalizedRequest> & Partial<WorkflowInput>;
+/** A normalized request or a raw input, of either kind (an image export has imageId and roleName). */
+type AnyRequest = Partial<NormalizedRequest> & Partial<WorkflowInput>
+  & { readonly imageId?: string; readonly roleName?: string; readonly kind?: string };
+
+/** What the request exports, for messages: the instance or the AMI id. */
+function subjectOf(request: AnyRequest): string {
+  return kindOf(request) === 'image' ? request.imageId ?? 'the AMI' : request.instanceId ?? 'the instance';
+}
+
+/** The API that lists the request's tasks, and the CLI command that shows one. */
+function describeApiOf(request: AnyRequest): { readonly api: string; readonly cli: string } {
+  return kindOf(request) === 'image'
+    ? { api: 'DescribeExportImageTasks', cli: 'aws ec2 describe-export-image-tasks --export-image-task-ids' }
+    : { api: 'DescribeExportTasks', cli: 'aws ec2 describe-export-tasks --export-task-ids' };
+}
 
 interface Outcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
@@ -67,6 +83,9 @@ function failed(errorName: string, cause: string): Outcome {
 function extensionOf(request: AnyRequest): string {
   if (request.objectExtension) {
     return request.objectExtension;
+  }
+  if (kindOf(request) === 'image') {
+    return `.${(request.diskImageFormat ?? 'VMDK').toLowerCase()}`;
   }
   const target = (request.targetEnvironment ?? '').toLowerCase();
   const disk = request.diskImageFormat ?? (target === 'vmware' ? 'VMDK' : 'VHD');
@@ -115,17 +134,20 @@ function adoptedCompletion(request: AnyRequest): ExportTask | undefined {
 }
 
 function watchLost(request: AnyRequest, task: ExportTask | undefined, cause: string): Outcome {
-  const instanceId = request.instanceId ?? 'the instance';
+  const subject = subjectOf(request);
+  const { api, cli } = describeApiOf(request);
   const where = task?.ExportTaskId
-    ? `Export task ${task.ExportTaskId} of ${instanceId} is ${task.State ?? 'in an unknown state'}`
-    : `The export task of ${instanceId} is in an unknown state`;
+    ? `Export task ${task.ExportTaskId} of ${subject} is ${task.State ?? 'in an unknown state'}`
+    : `The export task of ${subject} is in an unknown state`;
+  const command = task?.ExportTaskId ? cli : cli.replace(/ --.*$/, '');
   return failed(ERROR_WATCH_LOST,
-    `${where}: DescribeExportTasks failed ${WATCH_LOST_AFTER_FAILED_POLLS} times in a row${cause ? ` (last: ${cause})` : ''}, so the workflow stopped watching. The task was NOT cancelled: check it with 'aws ec2 describe-export-tasks'${task?.ExportTaskId ? ` --export-task-ids ${task.ExportTaskId}` : ''}, and cancel it or deploy again once EC2 answers.`);
+    `${where}: ${api} failed ${WATCH_LOST_AFTER_FAILED_POLLS} times in a row${cause ? ` (last: ${cause})` : ''}, so the workflow stopped watching. The task was NOT cancelled: check it with '${command}${task?.ExportTaskId ? ` ${task.ExportTaskId}` : ''}', and cancel it or deploy again once EC2 answers.`);
 }
 
 /** Decides the outcome of an export from the caught error and the task's state. */
 async function decide(request: AnyRequest, error: FinishEvent['error'], task: ExportTask | undefined, ec2: EC2Client): Promise<Outcome> {
-  const instanceId = request.instanceId ?? 'the instance';
+  const instanceId = subjectOf(request);
+  const noun = kindOf(request) === 'image' ? 'AMI' : 'instance';
   const errorName = error?.Error;
   const cause = causeText(error?.Cause);
   const state = task?.State ?? 'none';
@@ -137,20 +159,20 @@ async function decide(request: AnyRequest, error: FinishEvent['error'], task: Ex
   }
   if (state === 'cancelled' || errorName === INTERNAL_CANCELLED) {
     return failed(ERROR_EXPORT_FAILED,
-      `Export task ${taskId ?? '(unknown)'} of ${instanceId} ended ${state}${statusMessage}. Check the instance against the VM Import/Export requirements and deploy again.`);
+      `Export task ${taskId ?? '(unknown)'} of ${instanceId} ended ${state}${statusMessage}. Check the ${noun} against the VM Import/Export requirements and deploy again.`);
   }
   if (errorName === ERROR_WATCH_LOST) {
     return watchLost(request, task, cause);
   }
   if (errorName === INTERNAL_COMPLETED) {
     return failed(ERROR_WORKFLOW_ERROR,
-      `The workflow saw the export of ${instanceId} complete, but the task ${taskId ? `${taskId} is ${state}` : 'cannot be found'}. Check DescribeExportTasks and the bucket.`);
+      `The workflow saw the export of ${instanceId} complete, but the task ${taskId ? `${taskId} is ${state}` : 'cannot be found'}. Check ${describeApiOf(request).api} and the bucket.`);
   }
   if (errorName === ERROR_DEADLINE_PASSED || errorName === ERROR_QUOTA_FULL) {
     if (task && isCancellable(task)) {
       const cancelled = await cancelForFinish(ec2, task);
       return failed(ERROR_DEADLINE_PASSED,
-        `The deadline of ${request.deadlineSeconds ?? 'the'} seconds passed while export task ${taskId} of ${instanceId} was ${state}; ${cancelled}. Raise the deadline (InstanceExport timeout, at most 12 h; deadlineSeconds of the workflow, at most 7 days) for large volumes and try again.`);
+        `The deadline of ${request.deadlineSeconds ?? 'the'} seconds passed while export task ${taskId} of ${instanceId} was ${state}; ${cancelled}. Raise the deadline (${kindOf(request) === 'image' ? 'ImageExport' : 'InstanceExport'} timeout, at most 12 h; deadlineSeconds of the workflow, at most 7 days) for large volumes and try again.`);
     }
     if (!task) {
       return failed(ERROR_QUOTA_NEVER_FREED,
@@ -168,13 +190,13 @@ async function decide(request: AnyRequest, error: FinishEvent['error'], task: Ex
  * first look: wait for that call to end, then look again (by the client token) so that the
  * task is cancelled instead of left running.
  */
-async function lookAgainForLateStart(ec2: EC2Client, request: AnyRequest, options: FinishOptions): Promise<ExportTask | undefined> {
+async function lookAgainForLateStart(ec2: EC2Client, request: AnyRequest, options: FinishOptions): Promise<AnyExportTask | undefined> {
   if (request.adoptExportTaskId || !request.clientToken) {
     return undefined;
   }
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   await sleep(options.lateStartGraceMs ?? LATE_START_GRACE_MS);
-  const late = await findTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
+  const late = await findAnyTaskByTag(ec2, kindOf(request), TAG_CLIENT_TOKEN, request.clientToken, { extension: extensionOf(request) });
   if (late) {
     console.log(JSON.stringify({ message: 'task created by a late start', exportTaskId: late.ExportTaskId, state: late.State }));
   }
@@ -184,7 +206,7 @@ async function lookAgainForLateStart(ec2: EC2Client, request: AnyRequest, option
 /** The task of the request, looked up for the outcome; retryable lookup errors are thrown. */
 async function lookUp(ec2: EC2Client, request: AnyRequest, errorName: string | undefined, options: FinishOptions) {
   try {
-    let task = await findTaskForRequest(ec2, request);
+    let task: AnyExportTask | undefined = await findTaskForAnyRequest(ec2, { ...request, objectExtension: extensionOf(request) });
     if (!task && errorName === ERROR_DEADLINE_PASSED) {
       task = await lookAgainForLateStart(ec2, request, options);
     }
@@ -198,11 +220,11 @@ async function lookUp(ec2: EC2Client, request: AnyRequest, errorName: string | u
   }
 }
 
-async function outcomeOf(event: FinishEvent, ec2: EC2Client, options: FinishOptions): Promise<{ outcome: Outcome; task?: ExportTask }> {
+async function outcomeOf(event: FinishEvent, ec2: EC2Client, options: FinishOptions): Promise<{ outcome: Outcome; task?: AnyExportTask }> {
   const request = (event.request ?? {}) as AnyRequest;
   const errorName = event.error?.Error;
   if (errorName && PASS_THROUGH_ERRORS.has(errorName)) {
-    return { outcome: failed(errorName, causeText(event.error?.Cause) || `${errorName} for ${request.instanceId ?? ''}`) };
+    return { outcome: failed(errorName, causeText(event.error?.Cause) || `${errorName} for ${subjectOf(request)}`) };
   }
   const { task: listed, lookupError } = await lookUp(ec2, request, errorName, options);
   // What was recorded when the task completed counts when EC2 no longer lists it (how long it
@@ -218,7 +240,7 @@ async function outcomeOf(event: FinishEvent, ec2: EC2Client, options: FinishOpti
   }
   return {
     outcome: failed(ERROR_WORKFLOW_ERROR,
-      `The export task of ${request.instanceId ?? ''} could not be looked up (${lookupText}) after ${errorName ?? 'the workflow ended'}. Check DescribeExportTasks permissions and the task, then deploy again.`),
+      `The export task of ${subjectOf(request)} could not be looked up (${lookupText}) after ${errorName ?? 'the workflow ended'}. Check ${describeApiOf(request).api} permissions and the task, then deploy again.`),
   };
 }
 
@@ -245,19 +267,23 @@ export async function finish(
   options: FinishOptions = {},
 ): Promise<WorkflowOutput> {
   const request = (event.request ?? {}) as AnyRequest;
-  const instanceId = request.instanceId ?? '';
+  const kind = kindOf(request);
+  const subject = kind === 'image' ? request.imageId ?? '' : request.instanceId ?? '';
   const s3Bucket = request.s3Bucket ?? '';
   const { outcome, task } = await outcomeOf(event, clients.ec2, options);
 
   const exportTaskId = task?.ExportTaskId;
   const s3Key = outcome.status === 'SUCCEEDED' && exportTaskId ? completedKeyOf(request, task, exportTaskId) : undefined;
+  const progress = outcome.status === 'SUCCEEDED' ? 100 : progressOf(task);
   const output: WorkflowOutput = {
     status: outcome.status,
-    instanceId,
+    kind,
+    ...(kind === 'image' ? { imageId: subject } : { instanceId: subject }),
     ...(exportTaskId ? { exportTaskId } : {}),
     s3Bucket,
     ...(s3Key ? { s3Key, s3Uri: s3UriFor(s3Bucket, s3Key) } : {}),
     state: task?.State ?? 'none',
+    ...(kind === 'image' && progress !== undefined ? { progress } : {}),
     ...(outcome.errorName ? { errorName: outcome.errorName, cause: outcome.cause } : {}),
   };
   console.log(JSON.stringify({ message: 'export finished', ...output, caught: event.error?.Error }));
@@ -265,7 +291,7 @@ export async function finish(
   const url = await signalUrlOf(request, clients.cfn);
   if (url) {
     const signal = output.status === 'SUCCEEDED'
-      ? buildSignal(true, successData(exportTaskId!, s3Key!), `Exported ${instanceId} to ${output.s3Uri}`)
+      ? buildSignal(true, successData(exportTaskId!, s3Key!), `Exported ${subject} to ${output.s3Uri}`)
       : buildSignal(false, output.errorName!, `${output.errorName}: ${output.cause}`);
     await sendSignal(url, signal, options);
   }

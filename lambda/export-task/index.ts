@@ -3,6 +3,7 @@
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { backstop, BackstopResult, isExecutionStatusChange } from './backstop';
@@ -18,10 +19,15 @@ import {
   WorkflowOutput,
 } from '../shared/contract';
 import { VmExportError } from '../shared/ec2-errors';
-import { checkExportGrant } from '../shared/export-grants';
+import { checkExportGrant, checkImageExportGrant } from '../shared/export-grants';
 import { startExport } from '../shared/export-task';
+import { ImageWorkflowInput, NormalizedImageRequest } from '../shared/image-contract';
+import { normalizeImageRequest } from '../shared/image-normalize';
+import { runImagePreflight } from '../shared/image-preflight';
+import { startImageExport } from '../shared/image-task';
 import { normalizeRequest } from '../shared/normalize';
 import { runPreflight } from '../shared/preflight';
+import { kindOf } from '../shared/task-lookup';
 
 export { finish, LATE_START_GRACE_MS } from './finish';
 export type { FinishOptions } from './finish';
@@ -32,11 +38,22 @@ const ec2 = new EC2Client(CLIENT_CONFIG);
 const s3 = new S3Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
 const cfn = new CloudFormationClient(CLIENT_CONFIG);
+const iam = new IAMClient(CLIENT_CONFIG);
 
 /** The SDK clients the steps use. */
 export interface TaskClients {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
+  /** Image export's preflight reads the service role. */
+  readonly iam?: IAMClient;
+}
+
+/** A request of either kind. */
+export type AnyNormalizedRequest = NormalizedRequest | NormalizedImageRequest;
+
+/** The account of the function (the fifth field of its ARN), for the image preflight's owner check. */
+export function accountOfFunctionArn(arn: string | undefined): string {
+  return (arn ?? '').split(':')[4] ?? '';
 }
 
 /** The region the function runs in. */
@@ -48,8 +65,16 @@ export async function currentRegion(client: EC2Client): Promise<string> {
  * `prepare`: validate, apply defaults, refuse an instance the workflow was not granted (see
  * export-grants.ts), run the preflight unless `preflight` is false.
  */
-export async function prepare(input: WorkflowInput, clients: TaskClients, region?: string): Promise<NormalizedRequest> {
-  const request = normalizeRequest(input);
+export async function prepare(
+  input: WorkflowInput | ImageWorkflowInput,
+  clients: TaskClients,
+  region?: string,
+  accountId = '',
+): Promise<AnyNormalizedRequest> {
+  if (kindOf(input as never) === 'image') {
+    return prepareImage(input as ImageWorkflowInput, clients, region, accountId);
+  }
+  const request: NormalizedRequest = { ...normalizeRequest(input as WorkflowInput), kind: 'instance' };
   // Preflight or not: the workflow exports only the instances it was granted.
   await checkExportGrant(clients.ec2, request.instanceId);
   if (input.preflight !== false) {
@@ -59,33 +84,53 @@ export async function prepare(input: WorkflowInput, clients: TaskClients, region
   return { ...request, notAfter: Date.now() + request.deadlineSeconds * 1000 };
 }
 
+/** `prepare` of an image export: validate, refuse an AMI the workflow was not granted, preflight. */
+async function prepareImage(
+  input: ImageWorkflowInput,
+  clients: TaskClients,
+  region: string | undefined,
+  accountId: string,
+): Promise<NormalizedImageRequest> {
+  const request = normalizeImageRequest(input);
+  checkImageExportGrant(request.imageId);
+  if (input.preflight !== false) {
+    await runImagePreflight({ ec2: clients.ec2, s3: clients.s3, iam: clients.iam ?? iam }, request,
+      region ?? await currentRegion(clients.ec2), accountId);
+  }
+  return { ...request, notAfter: Date.now() + request.deadlineSeconds * 1000 };
+}
+
 /**
  * `start`: adopt, find by client token or create the task (at most once). A new task is never
  * created after the request's deadline (`notAfter`): the finish step may already have looked
  * for it.
  */
-export async function start(request: NormalizedRequest, clients: { readonly ec2: EC2Client }, now: () => number = Date.now): Promise<StartResult> {
+export async function start(request: AnyNormalizedRequest, clients: { readonly ec2: EC2Client }, now: () => number = Date.now): Promise<StartResult> {
+  const image = request.kind === 'image';
   const mayCreate = () => {
     if (request.notAfter !== undefined && now() >= request.notAfter) {
       throw new VmExportError(ERROR_DEADLINE_PASSED,
-        `The deadline of ${request.deadlineSeconds} seconds passed before the export of ${request.instanceId} could start; no task was created.`);
+        `The deadline of ${request.deadlineSeconds} seconds passed before the export of ${image ? request.imageId : request.instanceId} could start; no task was created.`);
     }
   };
-  return startExport(clients.ec2, request, mayCreate);
+  return image ? startImageExport(clients.ec2, request, mayCreate) : startExport(clients.ec2, request, mayCreate);
 }
 
 /**
  * The Lambda entry point: the workflow's steps, and the signal backstop's execution status
  * change events (from the workflow's EventBridge rule).
  */
-export async function handler(event: ExportTaskEvent): Promise<NormalizedRequest | StartResult | WorkflowOutput | BackstopResult> {
+export async function handler(
+  event: ExportTaskEvent,
+  context?: { readonly invokedFunctionArn?: string },
+): Promise<AnyNormalizedRequest | StartResult | WorkflowOutput | BackstopResult> {
   if (isExecutionStatusChange(event)) {
     return backstop(event, { sfn, cfn });
   }
-  const clients = { ec2, s3 };
+  const clients = { ec2, s3, iam };
   switch (event?.action) {
     case 'prepare':
-      return prepare(event.input, clients);
+      return prepare(event.input, clients, undefined, accountOfFunctionArn(context?.invokedFunctionArn));
     case 'start':
       return start(event.request, clients);
     case 'finish':

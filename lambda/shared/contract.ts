@@ -72,7 +72,14 @@ export interface WorkflowInput {
 /** What the workflow returns on success (and what the finish step returns inside `result`). */
 export interface WorkflowOutput {
   readonly status: 'SUCCEEDED' | 'FAILED';
-  readonly instanceId: string;
+  /** `instance` or `image`: which kind of export this was. */
+  readonly kind?: 'instance' | 'image';
+  /** The exported instance (instance export). */
+  readonly instanceId?: string;
+  /** The exported AMI (image export). */
+  readonly imageId?: string;
+  /** Image export: the percentage DescribeExportImageTasks last reported (100 on success). */
+  readonly progress?: number;
   readonly exportTaskId?: string;
   readonly s3Bucket: string;
   readonly s3Key?: string;
@@ -157,6 +164,8 @@ export interface ExportAttributesData {
 
 /** A WorkflowInput with every default applied (what `prepare` returns). */
 export interface NormalizedRequest {
+  /** Set by `prepare` (absent in requests of executions started before image export existed). */
+  readonly kind?: 'instance';
   readonly instanceId: string;
   readonly targetEnvironment: string;
   readonly diskImageFormat: string;
@@ -188,7 +197,8 @@ export interface NormalizedRequest {
  */
 export interface PrepareEvent {
   readonly action: 'prepare';
-  readonly input: WorkflowInput;
+  /** A WorkflowInput, or an ImageWorkflowInput (image-contract.ts) for an image export. */
+  readonly input: WorkflowInput | import('./image-contract').ImageWorkflowInput;
 }
 
 /**
@@ -199,7 +209,8 @@ export interface PrepareEvent {
  */
 export interface StartEvent {
   readonly action: 'start';
-  readonly request: NormalizedRequest;
+  /** A NormalizedRequest, or a NormalizedImageRequest (image-contract.ts) for an image export. */
+  readonly request: NormalizedRequest | import('./image-contract').NormalizedImageRequest;
 }
 
 export interface StartResult {

@@ -32,6 +32,10 @@ export interface ExportGrants {
   readonly instances: string[];
   /** Tag grants: an instance carrying any one of these tags. */
   readonly tags: TagGrant[];
+  /** `allowAnyImage`: every AMI of the account and region (absent before the first image grant). */
+  readonly anyImage?: boolean;
+  /** AMI ids granted one by one (grantExportOfImage; every ImageExport grants its own). */
+  readonly images?: string[];
 }
 
 /**
@@ -62,10 +66,16 @@ export function parseExportGrants(raw: string | undefined): ExportGrants | undef
   if (!tags.every((t) => !!t && typeof (t as TagGrant).key === 'string' && typeof (t as TagGrant).value === 'string')) {
     throw broken('has a tag grant without a string key and value');
   }
+  if ((d.anyImage !== undefined && typeof d.anyImage !== 'boolean')
+    || (d.images !== undefined && !(Array.isArray(d.images) && d.images.every((i) => typeof i === 'string')))) {
+    throw broken('has an anyImage that is not a boolean or images that are not a list of strings');
+  }
   return {
     anyInstance: d.anyInstance,
     instances: d.instances as string[],
     tags: tags.map((t) => ({ key: (t as TagGrant).key, value: (t as TagGrant).value })),
+    anyImage: d.anyImage === true,
+    images: (d.images as string[] | undefined) ?? [],
   };
 }
 
@@ -120,4 +130,20 @@ export async function checkExportGrant(
     `This export workflow may not export instance ${instanceId}: it was not granted to the workflow.${tagNote} ` +
     `Grant it in the CDK app and deploy again: call workflow.grantExportOf('${instanceId}') (an InstanceExport of the instance does this itself), ` +
     'or workflow.allowInstancesTagged(key, value) and tag the instance; allowAnyInstance: true on the InstanceExportWorkflow allows every instance.');
+}
+
+/**
+ * Throws VmExport.InvalidInput when the grants (default: the function's environment) do not
+ * cover the AMI `imageId` (image export: grantExportOfImage, every ImageExport grants its own;
+ * allowAnyImage allows every AMI).
+ */
+export function checkImageExportGrant(imageId: string, raw: string | undefined = process.env[ENV_EXPORT_GRANTS]): void {
+  const grants = parseExportGrants(raw);
+  if (!grants || grants.anyImage || (grants.images ?? []).includes(imageId)) {
+    return;
+  }
+  throw new VmExportError(ERROR_INVALID_INPUT,
+    `This export workflow may not export AMI ${imageId}: it was not granted to the workflow. ` +
+    `Grant it in the CDK app and deploy again: call workflow.grantExportOfImage('${imageId}') (an ImageExport of the AMI does this itself), ` +
+    'or set allowAnyImage: true on the InstanceExportWorkflow to allow every AMI.');
 }

@@ -165,14 +165,16 @@ export async function startExport(ec2: EC2Client, request: NormalizedRequest, be
 /** True when CancelExportTask failed because there is nothing left to cancel. */
 export function isNothingToCancel(err: unknown): boolean {
   const code = errorCode(err);
-  if (code.startsWith('InvalidExportTaskID') && code.endsWith('NotFound')) {
+  // Instance tasks: InvalidExportTaskID.NotFound; image tasks (undocumented): the same, or an
+  // InvalidExportImageTaskId code.
+  if (/^InvalidExport(Image)?Task(ID|Id)/.test(code) && code.endsWith('NotFound')) {
     return true;
   }
   if (code === 'IncorrectState') {
     return true;
   }
   const msg = errorMessage(err).toLowerCase();
-  return msg.includes('completed') || msg.includes('final') || msg.includes('already cancel')
+  return msg.includes('completed') || msg.includes('final') || msg.includes('already cancel') || msg.includes('already deleted')
     || msg.includes('already been cancel') || msg.includes('does not exist') || msg.includes('not found');
 }
 

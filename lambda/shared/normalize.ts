@@ -63,7 +63,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 type WaitCondition = Pick<NormalizedRequest, 'waitConditionStackId' | 'waitConditionHandleLogicalId' | 'waitConditionHandleHash'>;
 
 /** The wait condition to signal (all three keys or none), with a problem for each bad value. */
-function waitConditionOf(str: (field: string) => string | undefined, problems: string[]): WaitCondition {
+export function waitConditionOf(str: (field: string) => string | undefined, problems: string[]): WaitCondition {
   const stackId = str('waitConditionStackId') || undefined;
   const handleLogicalId = str('waitConditionHandleLogicalId') || undefined;
   const urlHash = str('waitConditionHandleHash') || undefined;
@@ -107,7 +107,7 @@ export function s3UriFor(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
 }
 
-function show(v: unknown): string {
+export function show(v: unknown): string {
   const text = typeof v === 'string' ? `'${v}'` : JSON.stringify(v);
   return text === undefined ? 'undefined' : text.length > 80 ? text.slice(0, 77) + '...' : text;
 }

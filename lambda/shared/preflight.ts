@@ -40,9 +40,9 @@ const WINDOWS_BYOL_USAGE = 'RunInstances:0800';
 /** The service's own words when it refuses an instance with several volumes (the guide's "VM export errors"). */
 const MULTIPLE_VOLUMES_REFUSAL = 'This instance has multiple volumes attached';
 /** UsageOperation codes that include SQL Server. */
-const SQL_USAGE = new Set(['RunInstances:0004', 'RunInstances:0100', 'RunInstances:0200', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202']);
+export const SQL_USAGE = new Set(['RunInstances:0004', 'RunInstances:0100', 'RunInstances:0200', 'RunInstances:0006', 'RunInstances:0102', 'RunInstances:0202']);
 
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -55,7 +55,7 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
  * (UsageOperation) decides when it is known; else PlatformDetails (`Windows` yes, `Windows BYOL`
  * no); Platform `windows` alone (BYOL instances have it too) only when neither is reported.
  */
-function isLicenseIncludedWindows(instance: Instance): boolean {
+export function isLicenseIncludedWindows(instance: Instance): boolean {
   const usage = instance.UsageOperation ?? '';
   if (WINDOWS_USAGE.has(usage)) {
     return true;
@@ -164,7 +164,7 @@ export async function checkInstance(ec2: EC2Client, instanceId: string): Promise
 }
 
 /** The bucket's region, or the problem that keeps it from being read. */
-async function regionOf(s3: S3Client, bucket: string): Promise<{ region?: string; problem?: string }> {
+export async function regionOf(s3: S3Client, bucket: string): Promise<{ region?: string; problem?: string }> {
   try {
     return { region: await call(`GetBucketLocation for ${bucket}`, () => bucketRegion(s3, bucket)) };
   } catch (err) {

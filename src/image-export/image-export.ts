@@ -193,7 +193,7 @@ export class ImageExport extends Construct {
     this.workflow.grantServiceRole(this.serviceRole);
     const provider = InstanceExportProvider.of(this, this.workflow);
     provider.grantBucket(props.bucket.bucketArn, props.deleteObjectOnDelete ? prefix : undefined);
-    provider.grantImageExports();
+    provider.grantImageExports(this.serviceRole);
     if (!waitForCompletion) {
       provider.grantStartImageExport(props.imageId, this.serviceRole);
     }

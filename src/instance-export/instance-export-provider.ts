@@ -46,6 +46,7 @@ export class InstanceExportProvider extends Construct {
   private readonly workflows: InstanceExportWorkflow[] = [];
   private startGranted = false;
   private imageExportsGranted = false;
+  private readonly readableRoles: IVmImportServiceRole[] = [];
   private readonly startableImages = new Set<string>();
   private handleReadGranted = false;
   private readonly handlerScope: CustomResourceHandler;
@@ -162,15 +163,26 @@ export class InstanceExportProvider extends Construct {
     this.handlerScope.acknowledge();
   }
 
-  /** Let the handler look up, and cancel on delete, the stack's export image tasks (once). */
-  public grantImageExports(): void {
-    if (this.imageExportsGranted) {
+  /**
+   * Let the handler look up, and cancel on delete, the stack's export image tasks (once), and
+   * read `serviceRole` for the preflight (GetRole, SimulatePrincipalPolicy: the role must trust
+   * the service and may write to the bucket).
+   */
+  public grantImageExports(serviceRole: IVmImportServiceRole): void {
+    if (!this.imageExportsGranted) {
+      this.imageExportsGranted = true;
+      this.handler.addToRolePolicy(describeImagesStatement());
+      this.handler.addToRolePolicy(cancelManagedExportImageTasksStatement(this));
+      this.handlerScope.acknowledge();
+    }
+    if (this.readableRoles.includes(serviceRole)) {
       return;
     }
-    this.imageExportsGranted = true;
-    this.handler.addToRolePolicy(describeImagesStatement());
-    this.handler.addToRolePolicy(cancelManagedExportImageTasksStatement(this));
-    this.handlerScope.acknowledge();
+    this.readableRoles.push(serviceRole);
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['iam:GetRole', 'iam:SimulatePrincipalPolicy'],
+      resources: [serviceRole.roleArn],
+    }));
   }
 
   /**
@@ -178,7 +190,7 @@ export class InstanceExportProvider extends Construct {
    * the task before answering CloudFormation): ExportImage on the AMI, and passing the role.
    */
   public grantStartImageExport(imageId: string, serviceRole: IVmImportServiceRole): void {
-    this.grantImageExports();
+    this.grantImageExports(serviceRole);
     if (this.startableImages.size === 0) {
       for (const statement of createTaggedExportImageTaskStatements(this)) {
         this.handler.addToRolePolicy(statement);

@@ -202,6 +202,21 @@ export function collectStates(definition: { States: Record<string, Json> }): Map
   return states;
 }
 
+/**
+ * Handler keys that name a Task RESOURCE instead of a state, e.g.
+ * `arn:aws:states:::aws-sdk:ec2:describeExportImageTasks`: such a handler serves every Task state
+ * with that Resource (in any partition) that has no handler under its own name.
+ */
+export const RESOURCE_KEY = /^arn:[^:]+:states:::/;
+
+function resourceHandler<H>(handlers: Record<string, H> | undefined, state: Json): H | undefined {
+  const resource: string = state?.Resource ?? '';
+  if (!handlers || !RESOURCE_KEY.test(resource)) return undefined;
+  const normal = (arn: string) => arn.replace(/^arn:[^:]+:/, 'arn:aws:');
+  const key = Object.keys(handlers).find((k) => RESOURCE_KEY.test(k) && normal(k) === normal(resource));
+  return key === undefined ? undefined : handlers[key];
+}
+
 /** Whether a Task state invokes a Lambda function (integration or bare function ARN). */
 export function isLambdaTask(state: Json): boolean {
   const resource: string = state?.Resource ?? '';
@@ -318,7 +333,10 @@ export interface LocalHandlerContext {
 export type LocalHandler = (input: Json, context: LocalHandlerContext) => Json | Promise<Json>;
 
 export interface LocalRunOptions {
-  /** Local handlers for Task states, keyed by state name. */
+  /**
+   * Local handlers for Task states, keyed by state name, or by a Task's Resource (an
+   * `arn:<partition>:states:::...` key, RESOURCE_KEY) for every state with that Resource.
+   */
   readonly handlers?: Record<string, LocalHandler>;
   /** Waits that take real time (milliseconds) instead of simulated time, by state name. */
   readonly realTimeWaits?: Record<string, number>;
@@ -480,7 +498,7 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const [name, state] of states) {
     if (state.Type !== 'Task') continue;
-    const handler = options.handlers?.[name];
+    const handler = options.handlers?.[name] ?? resourceHandler(options.handlers, state);
     const lambda = isLambdaTask(state);
     handlers[name] = async (taskInput: Json) => {
       // Let the event log (and so the clock) catch up; also lets real-time timers fire.
@@ -515,6 +533,8 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
     };
   }
   for (const name of Object.keys(options.handlers ?? {})) {
+    // A key that is a Task resource (RESOURCE_KEY) may match no state: the definition may lack that integration.
+    if (RESOURCE_KEY.test(name)) continue;
     if (states.get(name)?.Type !== 'Task') throw new Error(`handlers: no Task state named ${name}`);
   }
 

@@ -1,10 +1,10 @@
 /**
  * TEST CODE ONLY: the stack the permission tests read (test/iam-*.test.ts): an owned bucket, an
- * imported one, an export that waits and one that does not (with deleteObjectOnDelete), so
- * that every role holds every permission any feature gives it.
+ * imported one, an instance export and an image export that wait and one of each that does not
+ * (with deleteObjectOnDelete), so that every role holds every permission any feature gives it.
  */
 import { App, Stack } from 'aws-cdk-lib';
-import { InstanceExport, TargetEnvironment, VmExportBucket } from '../../src';
+import { ImageExport, InstanceExport, TargetEnvironment, VmExportBucket } from '../../src';
 
 /** The imported bucket's name. */
 export const PERMISSION_STACK_IMPORTED_BUCKET = 'team-vm-exports';
@@ -12,6 +12,11 @@ export const PERMISSION_STACK_IMPORTED_BUCKET = 'team-vm-exports';
 export const PERMISSION_STACK_WAITING_INSTANCE = 'i-0123456789abcdef0';
 /** The instance of the export that does not wait (the provider starts it). */
 export const PERMISSION_STACK_NO_WAIT_INSTANCE = 'i-0fedcba9876543210';
+
+/** The AMI of the image export that waits (the workflow starts it). */
+export const PERMISSION_STACK_WAITING_IMAGE = 'ami-0123456789abcdef0';
+/** The AMI of the image export that does not wait (the provider starts it), into the imported bucket under images/. */
+export const PERMISSION_STACK_NO_WAIT_IMAGE = 'ami-0fedcba9876543210';
 
 /** The stack, in `env` (environment-agnostic without one). */
 export function buildPermissionStack(id: string, env?: { account: string; region: string }): Stack {
@@ -23,6 +28,14 @@ export function buildPermissionStack(id: string, env?: { account: string; region
     instanceId: PERMISSION_STACK_NO_WAIT_INSTANCE,
     bucket: existing,
     targetEnvironment: TargetEnvironment.CITRIX,
+    waitForCompletion: false,
+    deleteObjectOnDelete: true,
+  });
+  new ImageExport(stack, 'Golden', { imageId: PERMISSION_STACK_WAITING_IMAGE, bucket });
+  new ImageExport(stack, 'Nightly', {
+    imageId: PERMISSION_STACK_NO_WAIT_IMAGE,
+    bucket: existing,
+    prefix: 'images/',
     waitForCompletion: false,
     deleteObjectOnDelete: true,
   });

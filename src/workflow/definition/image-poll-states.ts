@@ -153,13 +153,15 @@ function buildProgress(scope: Construct, next: sfn.IChainable): sfn.IChainable {
     entries: [{
       source: WorkflowEvents.SOURCE,
       detailType: WorkflowEvents.PROGRESS,
+      // Every path exists here (the Choice checked Progress; the request and the start always
+      // hold these): a missing path would be a States.Runtime error, which no Catch handles.
+      // Step Functions adds the execution's ARN to the event's resources itself.
       detail: sfn.TaskInput.fromObject({
         kind: 'image',
         status: 'RUNNING',
         imageId: sfn.JsonPath.stringAt(`${WorkflowPaths.REQUEST}.imageId`),
         exportTaskId: sfn.JsonPath.stringAt(`${WorkflowPaths.START}.exportTaskId`),
         progress: sfn.JsonPath.stringAt(PROGRESS),
-        executionArn: sfn.JsonPath.executionId,
       }),
     }],
     resultPath: sfn.JsonPath.DISCARD,

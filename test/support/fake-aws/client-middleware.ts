@@ -7,6 +7,7 @@
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { FakeService } from './errors';
@@ -18,6 +19,8 @@ export interface FakeClients {
   readonly s3: S3Client;
   readonly sfn: SFNClient;
   readonly cfn: CloudFormationClient;
+  /** IAM (image export: the VM Import/Export service role's preflight). */
+  readonly iam: IAMClient;
 }
 
 interface StackOwner {
@@ -52,5 +55,6 @@ export function createFakeClients(world: FakeWorld, caller: FakeCaller): FakeCli
     s3: wireClient(new S3Client({ ...config, followRegionRedirects: true }), 's3', world, caller),
     sfn: wireClient(new SFNClient(config), 'sfn', world, caller),
     cfn: wireClient(new CloudFormationClient(config), 'cloudformation', world, caller),
+    iam: wireClient(new IAMClient(config), 'iam', world, caller),
   };
 }

@@ -8,17 +8,19 @@
  */
 import { CloudFormationServiceException } from '@aws-sdk/client-cloudformation';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
+import * as iamModels from '@aws-sdk/client-iam';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { SFNServiceException } from '@aws-sdk/client-sfn';
 
 /** The services the fake answers for. */
-export type FakeService = 'ec2' | 's3' | 'sfn' | 'cloudformation';
+export type FakeService = 'ec2' | 's3' | 'sfn' | 'cloudformation' | 'iam';
 
 const EXCEPTION_CLASSES = {
   ec2: EC2ServiceException,
   s3: S3ServiceException,
   sfn: SFNServiceException,
   cloudformation: CloudFormationServiceException,
+  iam: iamModels.IAMServiceException,
 } as const;
 
 let requestCounter = 0;
@@ -39,6 +41,30 @@ export function awsError(service: FakeService, code: string, message: string, ht
     message,
   });
   return error;
+}
+
+/**
+ * An IAM error as the SDK v3 raises it (IAM speaks the awsQuery protocol and models its
+ * errors): the modeled class when there is one (`NoSuchEntity` -> `NoSuchEntityException`, whose
+ * `name` is `NoSuchEntityException`), with `Code` = the wire code, `Type` `Sender` and `Error`
+ * { Type, Code, Message }, as @aws-sdk/core's AwsQueryProtocol.handleError builds it.
+ */
+export function iamError(code: string, message: string, httpStatusCode = 400): Error {
+  const Modeled = (iamModels as unknown as Record<string, unknown>)[`${code}Exception`];
+  const metadata = { httpStatusCode, requestId: fakeRequestId(), attempts: 1, totalRetryDelay: 0 };
+  const type = httpStatusCode >= 500 ? 'Receiver' : 'Sender';
+  const extra = { Code: code, Type: type, Error: { Type: type, Code: code, Message: message } };
+  if (typeof Modeled === 'function' && Modeled.prototype instanceof iamModels.IAMServiceException) {
+    const Ctor = Modeled as new (opts: unknown) => Error;
+    return Object.assign(new Ctor({ $metadata: metadata, message }), { message }, extra);
+  }
+  const error = new iamModels.IAMServiceException({
+    name: code,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: metadata,
+    message,
+  });
+  return Object.assign(error, extra);
 }
 
 /** EC2's throttling error. */

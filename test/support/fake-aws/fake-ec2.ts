@@ -7,8 +7,13 @@
  * include it, or after simulated seconds, or -> `cancelled` with a StatusMessage; on completion
  * the image object appears at `<prefix><taskId>.<ext>` in the fake S3. Cancelling removes the
  * in-progress upload. Tags are kept and returned.
+ *
+ * Image export (DescribeImages, ExportImage, DescribeExportImageTasks, CancelExportTask of
+ * `export-ami-` tasks) is answered by the image side, fake-ec2-images.ts (`images`).
  */
 import { awsError } from './errors';
+import { FakeEc2Images, FakeEc2ImagesOptions, FakeImage, FakeImageSpec } from './fake-ec2-images';
+import { FakeIam } from './fake-iam';
 import { FakeS3 } from './fake-s3';
 import { FakeWorld } from './world';
 
@@ -104,6 +109,10 @@ export interface FakeEc2Options {
    * @default ResourceLimitExceeded, 'You have reached the maximum number of concurrent conversion tasks (<quota>).'
    */
   readonly quotaError?: { readonly code: string; readonly message: string };
+  /** The fake IAM the image side asks about the service role. @default a new, empty one */
+  readonly iam?: FakeIam;
+  /** Options of the image side (ExportImage). */
+  readonly images?: FakeEc2ImagesOptions;
 }
 
 const TARGETS: Record<string, string> = { vmware: 'vmdk', citrix: 'vhd', microsoft: 'vhd' };
@@ -129,6 +138,8 @@ export class FakeEc2 {
   public cancelCompletedAnswer: CancelCompletedAnswer;
   public quotaError: { readonly code: string; readonly message: string } | undefined;
   public serviceCanonicalId: string;
+  /** The image side: AMIs, ExportImage, DescribeExportImageTasks (fake-ec2-images.ts). */
+  public readonly images: FakeEc2Images;
   private taskCounter = 0;
 
   constructor(private readonly world: FakeWorld, private readonly s3: FakeS3, options: FakeEc2Options) {
@@ -138,6 +149,12 @@ export class FakeEc2 {
     this.forgetFinishedAfterSeconds = options.forgetFinishedAfterSeconds;
     this.cancelCompletedAnswer = options.cancelCompletedAnswer ?? 'incorrect-state';
     this.quotaError = options.quotaError;
+    this.images = new FakeEc2Images(world, s3, options.iam ?? new FakeIam(world), this, options.images);
+  }
+
+  /** Adds a fake AMI (see FakeEc2Images.addImage). */
+  public addImage(spec: FakeImageSpec): FakeImage {
+    return this.images.addImage(spec);
   }
 
   /** Drops every finished task from the service's memory now (as if its retention ran out). */
@@ -145,6 +162,7 @@ export class FakeEc2 {
     for (const [id, task] of this.tasks) {
       if (task.State === 'completed' || task.State === 'cancelled') this.tasks.delete(id);
     }
+    this.images.forgetFinished();
   }
 
   public addInstance(spec: FakeInstanceSpec): void {
@@ -200,8 +218,13 @@ export class FakeEc2 {
       case 'DescribeExportTasks':
         return this.describeExportTasks(input);
       case 'CancelExportTask':
+        if (this.images.owns(input.ExportTaskId)) return this.images.handle(operation, input);
         this.cancel(input.ExportTaskId);
         return {};
+      case 'DescribeImages':
+      case 'ExportImage':
+      case 'DescribeExportImageTasks':
+        return this.images.handle(operation, input);
       default:
         throw awsError('ec2', 'InvalidAction', `fake-aws: EC2 ${operation} is not implemented`, 400);
     }
@@ -315,7 +338,7 @@ export class FakeEc2 {
     if (bucket.ownership === 'BucketOwnerEnforced' || !this.s3.grants(bucketName, id, 'READ_ACP') || !this.s3.grants(bucketName, id, 'WRITE')) {
       throw awsError('ec2', 'AuthFailure', 'vm-import-export@amazon.com must have WRITE and READ_ACL permission on the S3 bucket.');
     }
-    if (this.tasksIn('active').length >= this.quota) {
+    if (this.tasksIn('active').length + this.images.activeCountingAgainstInstanceQuota() >= this.quota) {
       const q = this.quotaError ?? { code: 'ResourceLimitExceeded', message: `You have reached the maximum number of concurrent conversion tasks (${this.quota}).` };
       throw awsError('ec2', q.code, q.message);
     }

@@ -1,7 +1,7 @@
 /**
  * TEST CODE ONLY: a local stand-in for the AWS services the library's handlers call (EC2 VM
- * export, S3, Step Functions, CloudFormation), reached through REAL SDK clients whose
- * middleware short-circuits into the fake. See SPEC section 3 for the behaviour modelled.
+ * export of instances and images, S3, Step Functions, CloudFormation, IAM), reached through REAL
+ * SDK clients whose middleware short-circuits into the fake. See SPEC section 3 for the behaviour modelled.
  *
  * ```ts
  * const fake = createFakeAws({ region: 'eu-west-1' });
@@ -13,7 +13,7 @@
  * fake.signals;                                             // the wait-condition PUTs
  * ```
  */
-import { DescribeExportTasksCommand } from '@aws-sdk/client-ec2';
+import { DescribeExportImageTasksCommand, DescribeExportTasksCommand } from '@aws-sdk/client-ec2';
 import { FetchLike, SignalOptions } from '../../../lambda/shared/signal';
 // The handlers below stand in for the states the README names ("The workflow's states").
 import { StateNames as N } from '../documented-names';
@@ -23,7 +23,9 @@ import { createFakeClients, FakeClients } from './client-middleware';
 import { lambdaFunctionError, SfnErrorNaming, sfnIntegrationError } from './errors';
 import { FakeCloudFormation } from './fake-cloudformation';
 import { CancelCompletedAnswer, ExportBehaviour, FakeEc2 } from './fake-ec2';
+import { FakeEc2ImagesOptions } from './fake-ec2-images';
 import { FakeEvents } from './fake-events';
+import { FakeIam, FakeIamOptions } from './fake-iam';
 import { FakeS3 } from './fake-s3';
 import { FakeExecution, FakeSfn } from './fake-sfn';
 import { FakeCaller, FakeWorld } from './world';
@@ -33,7 +35,9 @@ export * from './client-middleware';
 export * from './errors';
 export * from './fake-cloudformation';
 export * from './fake-ec2';
+export * from './fake-ec2-images';
 export * from './fake-events';
+export * from './fake-iam';
 export * from './fake-s3';
 export * from './fake-sfn';
 export * from './world';
@@ -45,6 +49,17 @@ export const CALLERS = {
   /** The workflow's DescribeExportTask state (AWS SDK integration). */
   SFN_INTEGRATION: 'sfn-integration',
 } as const;
+
+/**
+ * The Task resource of the image workflow's poll (AWS SDK integration
+ * ec2:DescribeExportImageTasks). Its handler is keyed by this resource (local-sfn: a handler
+ * keyed by a Task's Resource serves every Task state with that Resource and no handler of its
+ * own), so it does not depend on the state's name.
+ */
+export const DESCRIBE_EXPORT_IMAGE_TASKS_RESOURCE = 'arn:aws:states:::aws-sdk:ec2:describeExportImageTasks';
+
+/** The Task resource of the workflow's EventBridge PutEvents states (outcome and progress events). */
+export const PUT_EVENTS_RESOURCE = 'arn:aws:states:::events:putEvents';
 
 /** One wait-condition signal the finish step sent. */
 export interface CapturedSignal {
@@ -86,6 +101,10 @@ export interface FakeAwsOptions {
   readonly cancelCompletedAnswer?: CancelCompletedAnswer;
   /** The error of a full conversion-task quota. @default ResourceLimitExceeded */
   readonly quotaError?: { readonly code: string; readonly message: string };
+  /** Options of the fake's image side (ExportImage; fake-ec2-images.ts). */
+  readonly imageExport?: FakeEc2ImagesOptions;
+  /** Options of the fake IAM. */
+  readonly iam?: FakeIamOptions;
   readonly clock?: SimulatedClock;
 }
 
@@ -95,8 +114,12 @@ export interface FakeAws {
   readonly s3: FakeS3;
   readonly sfn: FakeSfn;
   readonly cfn: FakeCloudFormation;
+  /** IAM roles (the VM Import/Export service role of image export). */
+  readonly iam: FakeIam;
   /** The default event bus (execution status changes, the signal backstop's rule). */
   readonly events: FakeEvents;
+  /** Every entry the workflow's EventBridge PutEvents states sent (outcome and progress events), in order. */
+  readonly publishedEvents: Array<{ readonly Source: string; readonly DetailType: string; readonly Detail: string }>;
   /** Wait-condition signals, in order. */
   readonly signals: CapturedSignal[];
   /** Signal options for `finish` (a fetch that records the PUT, no real sleeping). */
@@ -114,6 +137,7 @@ export interface FakeAws {
 export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
   const world = new FakeWorld({ region: options.region, accountId: options.accountId, clock: options.clock });
   const s3 = new FakeS3(world);
+  const iam = new FakeIam(world, options.iam);
   const ec2 = new FakeEc2(world, s3, {
     serviceCanonicalId: options.serviceCanonicalId ?? specCanonicalId(world.region),
     quota: options.quota,
@@ -121,6 +145,8 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     forgetFinishedAfterSeconds: options.forgetFinishedAfterSeconds,
     cancelCompletedAnswer: options.cancelCompletedAnswer,
     quotaError: options.quotaError,
+    iam,
+    images: options.imageExport,
   });
   const events = new FakeEvents();
   const cfn = new FakeCloudFormation();
@@ -148,6 +174,7 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
   };
   const naming = options.sfnErrorNaming ?? 'generic';
 
+  const publishedEvents: FakeAws['publishedEvents'] = [];
   const workflowHandlers = (): Record<string, LocalHandler> => {
     const taskClients = clients(CALLERS.EXPORT_TASK);
     const integration = clients(CALLERS.SFN_INTEGRATION);
@@ -159,7 +186,7 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
       try {
         switch (payload.action) {
           case 'prepare':
-            return { Payload: await exportTask.prepare(payload.input, taskClients, world.region) };
+            return { Payload: await exportTask.prepare(payload.input, taskClients, world.region, world.accountId) };
           case 'start':
             return { Payload: await exportTask.start(payload.request, taskClients) };
           case 'finish':
@@ -180,7 +207,31 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
         throw sfnIntegrationError(err, naming);
       }
     };
-    return { [N.PREPARE]: lambda, [N.START_EXPORT]: lambda, [N.FINISH]: lambda, [N.DESCRIBE_EXPORT_TASK]: describe };
+    const describeImageTasks: LocalHandler = async (input) => {
+      try {
+        const out = await integration.ec2.send(new DescribeExportImageTasksCommand(input));
+        const { $metadata: _metadata, ...rest } = out;
+        return JSON.parse(JSON.stringify(rest));
+      } catch (err) {
+        throw sfnIntegrationError(err, naming);
+      }
+    };
+    // EventBridge PutEvents (optimized integration): { Entries } in, { Entries, FailedEntryCount } out.
+    const putEvents: LocalHandler = (input) => {
+      for (const entry of input.Entries) {
+        // The optimized integration takes Detail as JSON (an object) and sends it as a string.
+        publishedEvents.push({ Source: entry.Source, DetailType: entry.DetailType, Detail: typeof entry.Detail === 'string' ? entry.Detail : JSON.stringify(entry.Detail) });
+      }
+      return { Entries: input.Entries.map((_: unknown, i: number) => ({ EventId: `event-${publishedEvents.length}-${i}` })), FailedEntryCount: 0 };
+    };
+    return {
+      [PUT_EVENTS_RESOURCE]: putEvents,
+      [N.PREPARE]: lambda,
+      [N.START_EXPORT]: lambda,
+      [N.FINISH]: lambda,
+      [N.DESCRIBE_EXPORT_TASK]: describe,
+      [DESCRIBE_EXPORT_IMAGE_TASKS_RESOURCE]: describeImageTasks,
+    };
   };
 
   const sfn = new FakeSfn(world, workflowHandlers);
@@ -203,6 +254,7 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
   world.registerService('s3', (op, input) => s3.handle(op, input));
   world.registerService('sfn', (op, input) => sfn.handle(op, input));
   world.registerService('cloudformation', (op, input) => cfn.handle(op, input));
+  world.registerService('iam', (op, input) => iam.handle(op, input));
 
   return {
     world,
@@ -210,7 +262,9 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
     s3,
     sfn,
     cfn,
+    iam,
     events,
+    publishedEvents,
     signals,
     clients,
     signalOptions,

@@ -1,0 +1,264 @@
+/**
+ * End-to-end scenarios of ImageExport: a stack synthesized with the library is "deployed" against
+ * the local AWS stand-in (test/support/fake-aws: EC2's ExportImage / DescribeExportImageTasks
+ * as documented, IAM's GetRole / SimulatePrincipalPolicy for the service role), the custom
+ * resource handler runs with real SDK clients wired to the fake, the synthesized state machine
+ * runs in aws-local-stepfunctions on a simulated clock, and the checks are what a user would see:
+ * the wait condition's signal, the object in S3, the task, the events.
+ */
+import './setup/with-resolvers';
+import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { onEvent as bucketGrantOnEvent } from '../lambda/bucket-grant';
+import { onEvent as providerOnEvent } from '../lambda/export-provider';
+import { ENV_EXPORT_GRANTS, TAG_CLIENT_TOKEN } from '../lambda/shared/contract';
+import { DiskImageFormat, ImageExport, VmExportBucket } from '../src';
+import { WorkflowStateNames as N } from '../src/workflow/export-workflow-names';
+import { CALLERS, createFakeAws, FakeAws, FakeAwsOptions } from './support/fake-aws';
+import { LocalDeployment } from './support/fake-aws/deployment';
+import { BUCKET, Deployed, deliver, onlySignal, signalled, until, waitConditionData } from './support/fake-aws/e2e-deploy';
+import { SAMPLE_ACCOUNT } from './support/fake-aws/sample-stack';
+
+const AMI = 'ami-0123456789abcdef0';
+
+interface ImageStackOptions {
+  readonly disk?: DiskImageFormat;
+  readonly waitForCompletion?: boolean;
+  readonly timeout?: Duration;
+  readonly preflight?: boolean;
+}
+
+const cache = new Map<string, any>();
+
+/** One VmExportBucket and one ImageExport (prefix `golden/`), with outputs of its attributes. */
+function synthImageStack(options: ImageStackOptions = {}): any {
+  const key = JSON.stringify(options);
+  if (cache.has(key)) return cache.get(key);
+  const app = new App();
+  const stack = new Stack(app, 'E2eImageStack', { env: { account: SAMPLE_ACCOUNT, region: 'us-east-1' } });
+  const bucket = new VmExportBucket(stack, 'ExportBucket');
+  const vm = new ImageExport(stack, 'Golden', { imageId: AMI, bucket, prefix: 'golden/', diskImageFormat: options.disk, ...options });
+  new CfnOutput(stack, 'ImageKey', { value: vm.exportObjectKey });
+  new CfnOutput(stack, 'ImageTaskId', { value: vm.exportImageTaskId });
+  const template = app.synth().getStackArtifact(stack.artifactId).template;
+  cache.set(key, template);
+  return template;
+}
+
+/**
+ * The bucket, its grant (Create), the service role in the fake IAM as the template creates it
+ * (trusts vmie.amazonaws.com, writes under golden/), the AMI, and the export's Create.
+ */
+async function deployImage(template: any, fakeOptions: FakeAwsOptions = {}, setup: (fake: FakeAws, roleName: string) => void = () => undefined): Promise<Deployed> {
+  const fake = createFakeAws({ accountId: SAMPLE_ACCOUNT, ...fakeOptions });
+  const bucketId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::S3::Bucket')!;
+  const dep = new LocalDeployment(fake, template, { bucketNames: { [bucketId]: BUCKET } });
+  dep.createBuckets();
+  dep.registerStateMachines();
+  fake.cfn.setStackStatus(dep.stackId, 'CREATE_IN_PROGRESS');
+  fake.ec2.addImage({ imageId: AMI });
+  const exportId = dep.only('Custom::VmImageExport');
+  const roleName = String(dep.properties(exportId).RoleName);
+  fake.iam.addVmImportRole(roleName, { bucket: BUCKET, prefix: 'golden/' });
+  setup(fake, roleName);
+  // The export-task function runs with the grants the template gives it.
+  const fn = Object.entries<any>(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('VmExportWorkflowExportTask'))!;
+  process.env[ENV_EXPORT_GRANTS] = String(dep.properties(fn[0]).Environment.Variables[ENV_EXPORT_GRANTS]);
+  const grantId = dep.only('Custom::VmExportBucketGrant');
+  const grant = await deliver(dep.createEvent(grantId), (e) => bucketGrantOnEvent(e, fake.clients('bucket-grant').s3));
+  for (const [k, value] of Object.entries(grant.answer.Data ?? {})) dep.refs[`${grantId}.${k}`] = value;
+  const { answer, invocations } = await deliver(dep.createEvent(exportId), (e) => providerOnEvent(e, fake.clients('provider')));
+  const response = { PhysicalResourceId: answer.PhysicalResourceId, Data: answer.Data } as Deployed['response'];
+  return { fake, dep, exportId, response, answer, invocations };
+}
+
+beforeAll(() => {
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+
+afterEach(() => {
+  delete process.env[ENV_EXPORT_GRANTS];
+});
+
+describe('e2e: ImageExport against the local AWS stand-in', () => {
+  test.each([
+    [DiskImageFormat.VMDK, '.vmdk'],
+    [DiskImageFormat.VHD, '.vhd'],
+    [DiskImageFormat.RAW, '.raw'],
+  ])('completes as %s: the object lands at <prefix><task id>%s, which the attributes report', async (disk, extension) => {
+    const d = await deployImage(synthImageStack({ disk }));
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('SUCCESS');
+    const { taskId, key } = signalled(signal);
+    expect(taskId).toMatch(/^export-ami-[0-9a-f]{17}$/);
+    expect(key).toBe(`golden/${taskId}${extension}`);
+    expect(d.fake.s3.bucket(BUCKET).objects.has(key)).toBe(true);
+    expect(d.dep.output('ImageKey', waitConditionData(d))).toBe(key);
+    expect(d.dep.output('ImageTaskId', waitConditionData(d))).toBe(taskId);
+    const task = d.fake.ec2.images.tasks.get(taskId)!;
+    expect(task.Status).toBe('completed');
+    expect(task.DiskImageFormat.toUpperCase()).toBe(disk);
+    const execution = d.fake.sfn.execution(d.response.PhysicalResourceId);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.output).toMatchObject({ status: 'SUCCEEDED', kind: 'image', imageId: AMI, exportTaskId: taskId, s3Key: key, progress: 100 });
+    // No Lambda ran while the image export was polled.
+    const result = execution.result!;
+    expect(result.entered(N.DESCRIBE_EXPORT_IMAGE_TASK)).toBeGreaterThan(0);
+    expect(result.entered(N.DESCRIBE_EXPORT_TASK)).toBe(0);
+  });
+
+  test('the progress appears in events while the export runs, each value once, and in the output', async () => {
+    const d = await deployImage(synthImageStack(), { imageExport: { defaultBehaviour: { outcome: 'complete', afterPolls: 6 } } });
+    await d.fake.settle();
+
+    const progress = d.fake.publishedEvents.filter((e) => e.DetailType === 'VM Export Progress').map((e) => JSON.parse(e.Detail));
+    expect(progress.length).toBeGreaterThan(0);
+    const values = progress.map((p) => p.progress);
+    expect(new Set(values).size).toBe(values.length);
+    expect(progress[0]).toMatchObject({ kind: 'image', imageId: AMI, status: 'RUNNING', exportTaskId: expect.stringMatching(/^export-ami-/) });
+    const outcome = d.fake.publishedEvents.filter((e) => e.DetailType === 'VM Export Succeeded').map((e) => JSON.parse(e.Detail));
+    expect(outcome).toEqual([expect.objectContaining({ kind: 'image', imageId: AMI, progress: 100 })]);
+  });
+
+  test('the service gives the task up (Status deleted): FAILURE with the service\'s StatusMessage', async () => {
+    const d = await deployImage(synthImageStack(), {
+      imageExport: { defaultBehaviour: { outcome: 'fail', afterPolls: 3, statusMessage: 'ClientError: Unsupported kernel version' } },
+    });
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.ExportFailed');
+    expect(signal.Reason).toContain('ClientError: Unsupported kernel version');
+    expect(signal.Reason).toContain('Check the AMI against the VM Import/Export requirements');
+    expect(d.fake.sfn.execution(d.response.PhysicalResourceId).error).toBe('VmExport.ExportFailed');
+  });
+
+  test('an encrypted Marketplace AMI: the preflight refuses it before any task exists, with both problems', async () => {
+    let fake: FakeAws | undefined;
+    const failure = deployImage(synthImageStack(), {}, (f) => {
+      fake = f;
+      f.ec2.images.images.delete(AMI);
+      f.ec2.addImage({ imageId: AMI, encrypted: true, productCodes: ['abc123'] });
+    });
+    await expect(failure).rejects.toThrow(/^VmExport\.PreflightFailed: Preflight checks failed for the export of ami-0123456789abcdef0 to bucket e2e-vm-exports: \(1\) .*\(2\) /);
+    await expect(failure).rejects.toThrow(/encrypted EBS snapshots/);
+    await expect(failure).rejects.toThrow(/AWS Marketplace/);
+    expect(fake!.ec2.images.tasks.size).toBe(0);
+    expect(fake!.sfn.executions.size).toBe(0);
+  });
+
+  test('the service role cannot write under the prefix: the preflight names the action and the key', async () => {
+    await expect(deployImage(synthImageStack(), {}, (fake, roleName) => {
+      fake.iam.deleteRole(roleName);
+      fake.iam.addVmImportRole(roleName, { bucket: BUCKET, prefix: 'golden/', withoutActions: ['s3:PutObject'] });
+    })).rejects.toThrow(/s3:PutObject[\s\S]*golden\//);
+  });
+
+  test('preflight off, encrypted AMI: FAILURE with the service\'s own InvalidParameter text', async () => {
+    const d = await deployImage(synthImageStack({ preflight: false }), {}, (fake) => {
+      fake.ec2.images.images.delete(AMI);
+      fake.ec2.addImage({ imageId: AMI, encrypted: true });
+    });
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.ExportRejected');
+    expect(signal.Reason).toContain('has encrypted EBS block devices and is not exportable');
+    expect(d.fake.ec2.images.tasks.size).toBe(0);
+  });
+
+  test('the conversion-task quota is full for 20 simulated minutes: the workflow waits, then succeeds', async () => {
+    const d = await deployImage(synthImageStack(), {}, (fake) => {
+      fake.ec2.occupySlots(5, 20 * 60);
+    });
+    await d.fake.settle();
+
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+    const exports = d.fake.world.callsOf({ operation: 'ExportImage' });
+    expect(exports.filter((c) => c.outcome === 'error').length).toBeGreaterThanOrEqual(3);
+    expect(exports.find((c) => c.outcome === 'ok')!.at).toBeGreaterThanOrEqual(20 * 60);
+  });
+
+  test('DescribeExportImageTasks throttled three times: still succeeds, no failed poll counted', async () => {
+    const d = await deployImage(synthImageStack(), {}, (fake) => {
+      fake.world.throttle({ operation: 'DescribeExportImageTasks', caller: CALLERS.SFN_INTEGRATION }, 3);
+    });
+    await d.fake.settle();
+
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+    const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
+    expect(result.entered(N.COUNT_FAILED_IMAGE_POLL)).toBe(0);
+  });
+
+  test('the export never finishes: deadline, CancelExportTask, FAILURE, nothing left in the bucket', async () => {
+    const d = await deployImage(synthImageStack(), { imageExport: { defaultBehaviour: { outcome: 'never' } } });
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.DeadlinePassed');
+    expect(signal.Reason).toMatch(/task export-ami-[0-9a-f]{17} was cancelled/);
+    expect(d.fake.world.callsOf({ operation: 'CancelExportTask' }).map((c) => c.outcome)).toEqual(['ok']);
+    expect(d.fake.ec2.images.tasksIn('active')).toHaveLength(0);
+    const bucket = d.fake.s3.bucket(BUCKET);
+    expect(bucket.objects.size).toBe(0);
+  });
+
+  test('deleted while running (rollback): the task is cancelled and the execution stopped, no signal', async () => {
+    const d = await deployImage(synthImageStack(), { imageExport: { defaultBehaviour: { outcome: 'never' } } });
+    await until(() => d.fake.ec2.images.tasksIn('active').length === 1, 'the task is active');
+
+    d.fake.cfn.setStackStatus(d.dep.stackId, 'ROLLBACK_IN_PROGRESS');
+    const physicalId = d.response.PhysicalResourceId;
+    await providerOnEvent(d.dep.deleteEvent(d.exportId, physicalId), d.fake.clients('provider'));
+    await d.fake.settle();
+
+    expect(d.fake.sfn.execution(physicalId).status).toBe('ABORTED');
+    expect(d.fake.ec2.images.tasksIn('active')).toHaveLength(0);
+    expect(d.fake.signals).toHaveLength(0);
+  });
+
+  test('a retried Create (same RequestId): one execution, one task', async () => {
+    const d = await deployImage(synthImageStack());
+    const again = await providerOnEvent(d.dep.createEvent(d.exportId, 'request-2'), d.fake.clients('provider'));
+    expect(again).toEqual(d.response);
+    await d.fake.settle();
+
+    expect(d.fake.sfn.executions.size).toBe(1);
+    expect(d.fake.ec2.images.tasks.size).toBe(1);
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+  });
+
+  test('waitForCompletion: false: the task starts in the Create, tagged with the client token; the attributes are there at once', async () => {
+    const d = await deployImage(synthImageStack({ waitForCompletion: false }));
+    const data = d.response.Data as unknown as Record<string, string>;
+    expect(data.ExportTaskId).toMatch(/^export-ami-[0-9a-f]{17}$/);
+    expect(data.ExportObjectKey).toBe(`golden/${data.ExportTaskId}.vmdk`);
+    expect(data.ExportObjectUri).toBe(`s3://${BUCKET}/golden/${data.ExportTaskId}.vmdk`);
+    const task = d.fake.ec2.images.tasks.get(data.ExportTaskId)!;
+    expect(task.Tags.some((t) => t.Key === TAG_CLIENT_TOKEN)).toBe(true);
+    await d.fake.settle();
+    expect(d.fake.s3.bucket(BUCKET).objects.has(data.ExportObjectKey)).toBe(true);
+  });
+
+  test('rollback to the earlier properties reuses the earlier export instead of starting another', async () => {
+    const template = synthImageStack({ waitForCompletion: false });
+    const d = await deployImage(template);
+    await d.fake.settle();
+    const first = d.response.Data as unknown as Record<string, string>;
+
+    d.fake.cfn.setStackStatus(d.dep.stackId, 'UPDATE_ROLLBACK_IN_PROGRESS');
+    // Rolling back from a RAW export (another execution) to the properties of the first one.
+    const props = d.dep.properties(d.exportId);
+    const rawExport = d.response.PhysicalResourceId.replace(/vmx-[^:]*$/, 'vmx-0123456789abcdef0123456789abcdef');
+    const update = d.dep.updateEvent(d.exportId, rawExport, { ...props, DiskImageFormat: 'RAW' });
+    const out = await providerOnEvent(update, d.fake.clients('provider'));
+
+    expect((out.Data as unknown as Record<string, string>).ExportTaskId).toBe(first.ExportTaskId);
+    expect((out.Data as unknown as Record<string, string>).ExportObjectKey).toBe(first.ExportObjectKey);
+    expect(d.fake.ec2.images.tasks.size).toBe(1);
+  });
+});
