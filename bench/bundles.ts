@@ -9,11 +9,13 @@ import { Section, Verdict, bytes, int, median, ms, verdictCell } from './table';
 
 export const BUNDLE_BUDGETS = {
   /**
-   * Bytes of each minified bundle: 64 KB. (It was 25 KB, which pushed messages to be shortened;
-   * clear messages and the retry, backstop and record logic matter more than bytes: a bundle
-   * of this size loads in milliseconds.)
+   * Bytes of each minified bundle: 96 KB. (It was 25 KB, which pushed messages to be shortened,
+   * then 64 KB; image export (issue 13) put a second kind of export into both functions: the
+   * custom resource function grew from 47 KB to 70 KB, the export-task function from 37 KB to
+   * 60 KB, all of it validation, preflight and messages. Clear messages and the retry, backstop
+   * and record logic matter more than bytes: a bundle of this size loads in milliseconds.)
    */
-  MAX_BYTES: 65536,
+  MAX_BYTES: 98304,
 } as const;
 
 const ROOT = path.join(__dirname, '..');
@@ -105,7 +107,7 @@ export function measureBundles(loadRuns: number): Section {
   }
   for (const m of measurements) {
     verdicts.push({
-      budget: `${m.name} bundle ≤ ${BUNDLE_BUDGETS.MAX_BYTES} B (64 KB)`,
+      budget: `${m.name} bundle ≤ ${BUNDLE_BUDGETS.MAX_BYTES} B (${BUNDLE_BUDGETS.MAX_BYTES / 1024} KB)`,
       measured: `${m.bytes} B`,
       ok: m.bytes <= BUNDLE_BUDGETS.MAX_BYTES,
     });

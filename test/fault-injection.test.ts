@@ -30,7 +30,7 @@ import { TAG_CLIENT_TOKEN } from '../lambda/shared/contract';
 import { clientTokenFor } from '../lambda/shared/hash';
 import { CfnResponse, invokeCustomResource, LambdaTimeout, responseBytes } from './support/fake-aws/custom-resource';
 import { LocalDeployment } from './support/fake-aws/deployment';
-import { SAMPLE_ACCOUNT, SAMPLE_INSTANCE, synthSampleStack } from './support/fake-aws/sample-stack';
+import { SAMPLE_ACCOUNT, SAMPLE_IMAGE, SAMPLE_INSTANCE, synthSampleImageStack, synthSampleStack } from './support/fake-aws/sample-stack';
 
 const BUCKET = 'fault-vm-exports';
 const CALLER = 'handler-under-test';
@@ -77,6 +77,11 @@ async function applyFault(kind: FaultKind, call: FakeCall, proceed: () => Promis
         for (const task of [...(out.ExportTasks ?? []), ...(out.ExportTask ? [out.ExportTask] : [])]) task.StatusMessage = TEN_KB;
         return out;
       }
+      if (out.ExportImageTasks || out.ExportImageTaskId) {
+        // DescribeExportImageTasks' tasks, and ExportImage's answer (the task's fields at the top).
+        for (const task of [...(out.ExportImageTasks ?? []), ...(out.ExportImageTaskId ? [out] : [])]) task.StatusMessage = TEN_KB;
+        return out;
+      }
       throw awsError(call.service, 'InternalError', `Internal error: ${TEN_KB}`, 500);
     }
     case 'hang':
@@ -105,18 +110,47 @@ interface PathSpec {
   setup(): Promise<PathRun>;
 }
 
+const OTHER_IMAGE = 'ami-00000000000000abc';
+
 function newFake(): { fake: FakeAws; dep: (template: any) => LocalDeployment } {
-  const fake = createFakeAws({ accountId: SAMPLE_ACCOUNT, defaultExportBehaviour: { outcome: 'never' } });
+  const fake = createFakeAws({
+    accountId: SAMPLE_ACCOUNT,
+    defaultExportBehaviour: { outcome: 'never' },
+    imageExport: { defaultBehaviour: { outcome: 'never' } },
+  });
   fake.ec2.addInstance({ instanceId: SAMPLE_INSTANCE });
   fake.ec2.addInstance({ instanceId: 'i-00000000000000abc' });
+  fake.ec2.addImage({ imageId: SAMPLE_IMAGE });
+  fake.ec2.addImage({ imageId: OTHER_IMAGE });
   const dep = (template: any) => {
     const d = new LocalDeployment(fake, template, { bucketNames: { [bucketId(template)]: BUCKET } });
     if (!fake.s3.buckets.has(BUCKET)) d.createBuckets();
     d.registerStateMachines();
     fake.cfn.setStackStatus(d.stackId, 'UPDATE_IN_PROGRESS');
+    // The image export's service role, as the template creates it (the same name in every template).
+    for (const id of d.logicalIdsOf('Custom::VmImageExport')) {
+      const roleName = String(d.properties(id).RoleName);
+      if (!fake.iam.roles.has(roleName)) fake.iam.addVmImportRole(roleName, { bucket: BUCKET, prefix: 'golden/' });
+    }
     return d;
   };
   return { fake, dep };
+}
+
+/**
+ * The export tasks still running: instance tasks `active` (and `cancelling` with
+ * `withCancelling`: the instance fake cancels at once, so a cancelling task was left behind);
+ * image tasks `active` (a cancelled image task shows `deleting` for a while: the cancellation
+ * itself, not a task left running).
+ */
+function activeTasks(fake: FakeAws, withCancelling: boolean): number {
+  return fake.ec2.tasksIn('active', ...(withCancelling ? ['cancelling' as const] : [])).length
+    + fake.ec2.images.tasksIn('active').length;
+}
+
+/** The export tasks of both kinds tagged with the client token. */
+function taggedTasks(fake: FakeAws, clientToken: string): number {
+  return fake.ec2.tasksTagged(TAG_CLIENT_TOKEN, clientToken).length + fake.ec2.images.tasksTagged(TAG_CLIENT_TOKEN, clientToken).length;
 }
 
 function bucketId(template: any): string {
@@ -177,19 +211,23 @@ function grantPaths(imported: boolean): PathSpec[] {
   ];
 }
 
-function exportPaths(wait: boolean): PathSpec[] {
-  const mode = wait ? 'wait' : 'no-wait';
+function exportPaths(wait: boolean, image = false): PathSpec[] {
+  const mode = `${image ? 'image, ' : ''}${wait ? 'wait' : 'no-wait'}`;
   const common = { kind: 'export' as const, timeoutSeconds: 300 };
-  const template = () => synthSampleStack({ waitForCompletion: wait });
+  const resourceType = image ? 'Custom::VmImageExport' : 'Custom::VmInstanceExport';
+  const template = () => (image ? synthSampleImageStack({ waitForCompletion: wait }) : synthSampleStack({ waitForCompletion: wait }));
+  const changedTemplate = () => (image
+    ? synthSampleImageStack({ waitForCompletion: wait, imageId: OTHER_IMAGE })
+    : synthSampleStack({ waitForCompletion: wait, instanceId: 'i-00000000000000abc' }));
   /** Grants the bucket and creates the export (clean), until its task is active. */
   const created = async () => {
     const { fake, dep } = newFake();
     const d = dep(template());
     await bucketGrantOnEvent(d.createEvent(d.only('Custom::VmExportBucketGrant')), fake.clients('setup').s3);
-    const id = d.only('Custom::VmInstanceExport');
+    const id = d.only(resourceType);
     const create = d.createEvent(id);
     const out = await providerOnEvent(create, fake.clients('setup'));
-    await until(() => fake.ec2.tasksIn('active').length === 1);
+    await until(() => activeTasks(fake, false) === 1);
     return { fake, d, id, physicalId: out.PhysicalResourceId, token: clientTokenFor(d.stackId, id, create.RequestId) };
   };
   return [
@@ -201,18 +239,18 @@ function exportPaths(wait: boolean): PathSpec[] {
         const { fake, dep } = newFake();
         const d = dep(template());
         await bucketGrantOnEvent(d.createEvent(d.only('Custom::VmExportBucketGrant')), fake.clients('setup').s3);
-        const id = d.only('Custom::VmInstanceExport');
+        const id = d.only(resourceType);
         const event = d.createEvent(id);
         return { ...common, fake, event, invoke: providerInvoke(fake), clientToken: clientTokenFor(d.stackId, id, event.RequestId) };
       },
     },
     {
-      name: `export-provider Update (${mode}, new instance)`,
+      name: `export-provider Update (${mode}, new ${image ? 'AMI' : 'instance'})`,
       kind: 'export',
       requestType: 'Update',
       async setup() {
         const { fake, d, id, physicalId } = await created();
-        const newTemplate = synthSampleStack({ waitForCompletion: wait, instanceId: 'i-00000000000000abc' });
+        const newTemplate = changedTemplate();
         const d2 = new LocalDeployment(fake, newTemplate, { bucketNames: { [bucketId(newTemplate)]: BUCKET } });
         d2.registerStateMachines();
         const event = d2.updateEvent(id, physicalId, d.properties(id));
@@ -307,23 +345,24 @@ async function runPath(path: PathSpec, fault?: { index: number; kind: FaultKind 
       } else {
         await fake.settle();
       }
-      if (fake.ec2.tasksIn('active', 'cancelling').length > 0) problems.push('a failed Create left an active export task');
+      if (activeTasks(fake, true) > 0) problems.push('a failed Create left an active export task');
     }
     if (path.requestType === 'Delete') {
-      const tagged = fake.ec2.tasksTagged(TAG_CLIENT_TOKEN, run.clientToken!);
-      if (tagged.length === 0) problems.push('after a failed Delete the task cannot be found by its tag');
+      if (taggedTasks(fake, run.clientToken!) === 0) problems.push('after a failed Delete the task cannot be found by its tag');
       // CloudFormation retries the Delete; a clean retry must leave nothing running.
       const retry = (await invokeCustomResource({ ...run.event, RequestId: 'retry' }, run.invoke)).response ?? NO_ANSWER;
       await fake.settle();
       if (retry.Status !== 'SUCCESS') problems.push(`the retried Delete failed: ${retry.Reason.split('\n')[0]}`);
-      if (fake.ec2.tasksIn('active').length > 0) problems.push('after the retried Delete an export task is still active');
+      if (activeTasks(fake, false) > 0) problems.push('after the retried Delete an export task is still active');
     }
   }
   await cleanup(fake);
   return { response, calls, problems };
 }
 
-const PATHS: PathSpec[] = [...grantPaths(false), ...grantPaths(true), ...exportPaths(true), ...exportPaths(false)];
+const PATHS: PathSpec[] = [
+  ...grantPaths(false), ...grantPaths(true), ...exportPaths(true), ...exportPaths(false), ...exportPaths(true, true), ...exportPaths(false, true),
+];
 
 /*
  * No known gap is left. (With the Provider framework, a StartExecution that never answered in

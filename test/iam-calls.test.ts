@@ -15,6 +15,12 @@ const ACTION_OF_COMMAND: Record<string, string[]> = {
   // Tagging the task at creation (TagSpecifications) also needs ec2:CreateTags (SPEC section 3).
   CreateInstanceExportTaskCommand: ['ec2:CreateInstanceExportTask', 'ec2:CreateTags'],
   DescribeExportTasksCommand: ['ec2:DescribeExportTasks'],
+  // ExportImage authorizes the AMI and the new export-image-task; tagging the task at creation
+  // (TagSpecifications) also needs ec2:CreateTags, and RoleName passes the service role to
+  // VM Import/Export (iam:PassRole, iam:PassedToService = vmie.amazonaws.com).
+  ExportImageCommand: ['ec2:ExportImage', 'ec2:CreateTags', 'iam:PassRole'],
+  DescribeExportImageTasksCommand: ['ec2:DescribeExportImageTasks'],
+  DescribeImagesCommand: ['ec2:DescribeImages'],
   DescribeInstancesCommand: ['ec2:DescribeInstances'],
   DescribeVolumesCommand: ['ec2:DescribeVolumes'],
   DescribeStacksCommand: ['cloudformation:DescribeStacks'],
@@ -31,6 +37,9 @@ const ACTION_OF_COMMAND: Record<string, string[]> = {
   GetBucketPolicyCommand: ['s3:GetBucketPolicy'],
   PutBucketPolicyCommand: ['s3:PutBucketPolicy'],
   DeleteBucketPolicyCommand: ['s3:DeleteBucketPolicy'],
+  // The image preflight reads the service role and simulates its permissions.
+  GetRoleCommand: ['iam:GetRole'],
+  SimulatePrincipalPolicyCommand: ['iam:SimulatePrincipalPolicy'],
 };
 
 /** Every function writes its own log group. */

@@ -4,7 +4,12 @@
  */
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildPermissionStack } from './support/permission-stack';
+import {
+  buildPermissionStack,
+  PERMISSION_STACK_IMPORTED_BUCKET,
+  PERMISSION_STACK_NO_WAIT_IMAGE,
+  PERMISSION_STACK_WAITING_IMAGE,
+} from './support/permission-stack';
 
 interface Statement {
   readonly Effect: string;
@@ -58,8 +63,9 @@ describe.each([
   });
 
   test('a `*` resource only for actions without resource-level permissions', () => {
+    // Service Authorization Reference, EC2: these Describe actions list no resource types.
     const allowed = [
-      /^ec2:Describe(ExportTasks|Images|Instances|Volumes)$/,
+      /^ec2:Describe(ExportImageTasks|ExportTasks|Images|Instances|Volumes)$/,
       /^xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)$/,
       /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/,
     ];
@@ -94,22 +100,111 @@ describe.each([
     }
   });
 
-  test('ec2:CreateTags only on export tasks being created', () => {
+  /** The kind of task every resource of a statement names (`instance`, `image`), or `mixed`. */
+  const taskKindOf = (s: Statement): string => {
+    const kinds = new Set(list(s.Resource).map(flat).map((r) =>
+      (/^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):export-instance-task\/\*$/.test(r) ? 'instance'
+        : /^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):export-image-task\/\*$/.test(r) ? 'image' : `other: ${r}`)));
+    return kinds.size === 1 ? [...kinds][0] : `mixed: ${[...kinds].join(', ')}`;
+  };
+
+  test('ec2:CreateTags only on export tasks being created, by the call that creates that kind of task', () => {
     const statements = withAction('ec2:CreateTags');
-    expect(statements.length).toBeGreaterThan(0);
-    for (const [, s] of statements) {
-      expect(list(s.Resource).map(flat).every((r) => /:export-instance-task\/\*$/.test(r))).toBe(true);
-      expect(s.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateInstanceExportTask' } });
+    const createAction: Record<string, string> = { instance: 'CreateInstanceExportTask', image: 'ExportImage' };
+    const kinds: string[] = [];
+    for (const [id, s] of statements) {
+      const kind = taskKindOf(s);
+      expect([id, list(s.Action), kind in createAction]).toEqual([id, ['ec2:CreateTags'], true]);
+      expect([id, s.Condition]).toEqual([id, { StringEquals: { 'ec2:CreateAction': createAction[kind] } }]);
+      kinds.push(kind);
+    }
+    // Both roles that start exports tag both kinds of task.
+    expect(kinds.sort()).toEqual(['image', 'image', 'instance', 'instance']);
+  });
+
+  test('ec2:CancelExportTask only on tasks (of either kind) carrying the library\'s resource tag', () => {
+    const statements = withAction('ec2:CancelExportTask');
+    expect(statements.length).toBe(4);
+    const kinds: string[] = [];
+    for (const [id, s] of statements) {
+      kinds.push(taskKindOf(s));
+      expect([id, s.Condition]).toEqual([id, { StringEquals: { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' } }]);
+    }
+    expect(kinds.sort()).toEqual(['image', 'image', 'instance', 'instance']);
+  });
+
+  test('ec2:ExportImage: only the granted AMIs (their image ARNs, no account field; image/* only narrowed to them by ec2:ImageID), and export-image-task/* only with the request tag', () => {
+    const statements = withAction('ec2:ExportImage');
+    const byRole = new Map<string, string[]>();
+    const amis = new Set<string>();
+    for (const [id, s] of statements) {
+      expect([id, list(s.Action)]).toEqual([id, ['ec2:ExportImage']]);
+      for (const resource of list(s.Resource).map(flat)) {
+        if (/:export-image-task\/\*$/.test(resource)) {
+          expect(resource).toMatch(/^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):export-image-task\/\*$/);
+          expect([id, s.Condition]).toEqual([id, { StringEquals: { 'aws:RequestTag/vm-export:managed-by': 'cdk-vm-export' } }]);
+          byRole.set(id, [...byRole.get(id) ?? [], 'task']);
+        } else if (/::image\/\*$/.test(resource)) {
+          // Every AMI only with the ec2:ImageID condition (a condition key of ExportImage's image
+          // resource type) naming the exported AMIs and nothing else.
+          expect(resource).toMatch(/^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+)::image\/\*$/);
+          expect([id, Object.keys(s.Condition ?? {}), Object.keys(s.Condition?.StringEquals ?? {})])
+            .toEqual([id, ['StringEquals'], ['ec2:ImageID']]);
+          const ids = list(s.Condition!.StringEquals['ec2:ImageID'] as string | string[]);
+          expect([id, ids.length > 0 && ids.every((a) => /^ami-[0-9a-f]{17}$/.test(a))]).toEqual([id, true]);
+          ids.forEach((a) => amis.add(a));
+          byRole.set(id, [...byRole.get(id) ?? [], 'image']);
+        } else {
+          // Only the exported AMIs, in the image ARN format (empty account field).
+          const match = /^arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+)::image\/(ami-[0-9a-f]{17})$/.exec(resource);
+          expect([id, resource, match !== null]).toEqual([id, resource, true]);
+          amis.add(match![2]);
+          byRole.set(id, [...byRole.get(id) ?? [], 'image']);
+        }
+      }
+    }
+    expect([...amis].sort()).toEqual([PERMISSION_STACK_WAITING_IMAGE, PERMISSION_STACK_NO_WAIT_IMAGE].sort());
+    // Both resource types, for every role that may start image exports (the service needs both).
+    expect(byRole.size).toBe(2);
+    for (const [id, kinds] of byRole) {
+      expect([id, [...new Set(kinds)].sort()]).toEqual([id, ['image', 'task']]);
     }
   });
 
-  test('ec2:CancelExportTask only on tasks carrying the library\'s resource tag', () => {
-    const statements = withAction('ec2:CancelExportTask');
+  test('iam:PassRole only of the VM Import/Export service role, only to vmie.amazonaws.com', () => {
+    const statements = withAction('iam:PassRole');
     expect(statements.length).toBe(2);
-    for (const [, s] of statements) {
-      expect(list(s.Resource).map(flat).every((r) => /:export-instance-task\/\*$/.test(r))).toBe(true);
-      expect(s.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' } });
+    for (const [id, s] of statements) {
+      expect([id, list(s.Action)]).toEqual([id, ['iam:PassRole']]);
+      expect([id, list(s.Resource).map(flat)]).toEqual([id, [expect.stringMatching(/^<VmImportServiceRole[0-9A-Za-z]+\.Arn>$/)]]);
+      expect([id, s.Condition]).toEqual([id, { StringEquals: { 'iam:PassedToService': 'vmie.amazonaws.com' } }]);
     }
+  });
+
+  test('the preflight\'s iam:GetRole and iam:SimulatePrincipalPolicy only on the service role', () => {
+    const statements = iamStatements.filter(([, s]) => list(s.Action).some((a) => a === 'iam:GetRole' || a === 'iam:SimulatePrincipalPolicy'));
+    expect(statements.length).toBe(2);
+    for (const [id, s] of statements) {
+      expect([id, list(s.Action).sort()]).toEqual([id, ['iam:GetRole', 'iam:SimulatePrincipalPolicy']]);
+      expect([id, list(s.Resource).map(flat)]).toEqual([id, [expect.stringMatching(/^<VmImportServiceRole[0-9A-Za-z]+\.Arn>$/)]]);
+    }
+  });
+
+  test('the service role: object reads and writes only under each image export\'s prefix, bucket reads only on the export buckets', () => {
+    const serviceRole = iamStatements.filter(([id]) => id.startsWith('VmImportServiceRole'));
+    const objectStatements = serviceRole.filter(([, s]) => list(s.Action).some((a) => a.endsWith('Object')));
+    expect(objectStatements.map(([, s]) => list(s.Action).sort())).toEqual([['s3:GetObject', 's3:PutObject']]);
+    // Golden: the owned bucket, prefix exports/; Nightly: the imported bucket, prefix images/.
+    expect(list(objectStatements[0][1].Resource).map(flat).sort()).toEqual([
+      expect.stringMatching(/^<ExportBucket[0-9A-Za-z]+\.Arn>\/exports\/\*$/),
+      `arn:<AWS::Partition>:s3:::${PERMISSION_STACK_IMPORTED_BUCKET}/images/*`,
+    ]);
+    const bucketStatements = serviceRole.filter(([, s]) => !list(s.Action).some((a) => a.endsWith('Object')));
+    expect(bucketStatements.map(([, s]) => list(s.Action).sort())).toEqual([['s3:GetBucketAcl', 's3:GetBucketLocation', 's3:ListBucket']]);
+    expect(list(bucketStatements[0][1].Resource).map(flat).sort()).toEqual([
+      expect.stringMatching(/^<ExportBucket[0-9A-Za-z]+\.Arn>$/),
+      `arn:<AWS::Partition>:s3:::${PERMISSION_STACK_IMPORTED_BUCKET}`,
+    ]);
   });
 
   test('bucket actions are scoped to the export buckets', () => {
@@ -124,7 +219,7 @@ describe.each([
     const s3Statements = iamStatements.filter(([, s]) => list(s.Action).some((a) => a.startsWith('s3:')));
     expect(s3Statements.length).toBeGreaterThan(3);
     for (const [id, s] of s3Statements) {
-      const objectLevel = list(s.Action).every((a) => a === 's3:DeleteObject' || a === 's3:PutObject');
+      const objectLevel = list(s.Action).every((a) => a === 's3:DeleteObject' || a === 's3:PutObject' || a === 's3:GetObject');
       for (const resource of list(s.Resource).map(flat)) {
         const patterns = objectLevel ? objectArns : bucketArns;
         expect([id, resource, patterns.some((p) => p.test(resource))]).toEqual([id, resource, true]);

@@ -11,7 +11,9 @@ import { createFakeAws } from './support/fake-aws';
 import { LocalDeployment } from './support/fake-aws/deployment';
 import {
   PERMISSION_STACK_IMPORTED_BUCKET,
+  PERMISSION_STACK_NO_WAIT_IMAGE,
   PERMISSION_STACK_NO_WAIT_INSTANCE,
+  PERMISSION_STACK_WAITING_IMAGE,
   PERMISSION_STACK_WAITING_INSTANCE,
   synthesizePermissionStack,
 } from './support/permission-stack';
@@ -29,11 +31,26 @@ const REGION = 'eu-west-1';
 const WEB = PERMISSION_STACK_WAITING_INSTANCE;
 const DB = PERMISSION_STACK_NO_WAIT_INSTANCE;
 const IMPORTED = PERMISSION_STACK_IMPORTED_BUCKET;
+/** The AMI of `Golden` (waits: the workflow starts it; owned bucket, prefix exports/). */
+const GOLDEN = PERMISSION_STACK_WAITING_IMAGE;
+/** The AMI of `Nightly` (no wait: the provider starts it; imported bucket, prefix images/, deleteObjectOnDelete). */
+const NIGHTLY = PERMISSION_STACK_NO_WAIT_IMAGE;
 const TASK = 'export-i-0123456789abcdef0';
+/** An image export task id (`export-ami-...`, DescribeExportImageTasks). */
+const IMAGE_TASK = 'export-ami-1234567890abcdef0';
 const MANAGED = { 'aws:ResourceTag/vm-export:managed-by': 'cdk-vm-export' };
 const REQUEST_TAGS = { 'aws:RequestTag/vm-export:managed-by': 'cdk-vm-export', 'aws:TagKeys': ['vm-export:managed-by', 'vm-export:client-token'] };
 
 const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+/** An AMI's ARN: image ARNs have no account field (Service Authorization Reference, EC2 resource type `image`). */
+const imageArn = (imageId: string) => `arn:aws:ec2:${REGION}::image/${imageId}`;
+/**
+ * ExportImage's authorization of an AMI: its ARN, with the image resource type's ec2:ImageID
+ * condition key (Service Authorization Reference), which the request context carries.
+ */
+const exportOfImage = (imageId: string): Call => ({ action: 'ec2:ExportImage', resource: imageArn(imageId), context: { 'ec2:ImageID': imageId } });
+/** A role's ARN (IAM ARNs have no region). */
+const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
 /** The permission stack, deployed against the fake (deploy-time values resolved). */
 function deployment(): LocalDeployment {
@@ -43,6 +60,10 @@ function deployment(): LocalDeployment {
   for (const id of dep.logicalIdsOf('AWS::Logs::LogGroup')) {
     dep.refs[`${id}.Arn`] = arn('logs', `log-group:${id}:*`);
   }
+  // Roles: the ARN CloudFormation returns for GetAtt Arn (a generated name without RoleName).
+  for (const id of dep.logicalIdsOf('AWS::IAM::Role')) {
+    dep.refs[`${id}.Arn`] = roleArn(`Sim-${id}-0A1B2C3D4E5F`);
+  }
   return dep;
 }
 
@@ -50,6 +71,8 @@ const dep = deployment();
 const ownedBucket = String(dep.refs[dep.only('AWS::S3::Bucket')]);
 const machineArn = String(dep.refs[dep.only('AWS::StepFunctions::StateMachine')]);
 const machineName = machineArn.split(':').pop()!;
+/** The VM Import/Export service role of the stack (the ImageExports' default role). */
+const serviceRoleArn = String(dep.refs[`${dep.logicalIdsOf('AWS::IAM::Role').find((id) => id.startsWith('VmImportServiceRole'))}.Arn`]);
 
 /** The resolved policy documents attached to the role whose logical id starts with `prefix`. */
 function policiesOf(prefix: string): any[] {
@@ -137,6 +160,43 @@ const cancelManaged: Call = { action: 'ec2:CancelExportTask', resource: arn('ec2
 const cancelUntagged: Call = { action: 'ec2:CancelExportTask', resource: arn('ec2', `export-instance-task/${TASK}`) };
 const otherBucketRead: Call = { action: 's3:GetBucketAcl', resource: 'arn:aws:s3:::someone-elses-bucket' };
 
+/**
+ * Starting an image export the way lambda/shared/image-task.ts does: ExportImage authorizes the
+ * AMI and the new export-image-task (with its request tags, TagSpecifications), tagging at creation
+ * needs ec2:CreateTags (ec2:CreateAction = ExportImage), and RoleName passes the service role to
+ * VM Import/Export (iam:PassedToService = vmie.amazonaws.com).
+ */
+const createImageTask = (imageId: string): Call[] => [
+  exportOfImage(imageId),
+  { action: 'ec2:ExportImage', resource: arn('ec2', 'export-image-task/*'), context: REQUEST_TAGS },
+  { action: 'ec2:CreateTags', resource: arn('ec2', 'export-image-task/*'), context: { 'ec2:CreateAction': 'ExportImage', ...REQUEST_TAGS } },
+  { action: 'iam:PassRole', resource: serviceRoleArn, context: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
+];
+
+/**
+ * The image preflight (lambda/shared/image-preflight.ts: DescribeImages, the AMI's other tasks,
+ * GetRole and SimulatePrincipalPolicy of the service role) and the poll and lookups of image tasks
+ * (image-task.ts, task-lookup.ts: DescribeExportImageTasks). The bucket reads are preflightReads.
+ */
+const imageReads: Call[] = [
+  { action: 'ec2:DescribeImages', resource: '*' },
+  { action: 'ec2:DescribeExportImageTasks', resource: '*' },
+  { action: 'iam:GetRole', resource: serviceRoleArn },
+  { action: 'iam:SimulatePrincipalPolicy', resource: serviceRoleArn },
+];
+const cancelImageManaged: Call = { action: 'ec2:CancelExportTask', resource: arn('ec2', `export-image-task/${IMAGE_TASK}`), context: MANAGED };
+
+/** Image export calls outside every role's job. */
+const imageCallsDenied: Call[] = [
+  exportOfImage('ami-0aaaaaaaaaaaaaaaa'),
+  // An export image task without the library's request tag.
+  { action: 'ec2:ExportImage', resource: arn('ec2', 'export-image-task/*') },
+  { action: 'iam:PassRole', resource: roleArn('SomeoneElsesRole'), context: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
+  { action: 'iam:PassRole', resource: serviceRoleArn, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+  { action: 'ec2:CancelExportTask', resource: arn('ec2', `export-image-task/${IMAGE_TASK}`) },
+  { action: 'iam:GetRole', resource: roleArn('SomeoneElsesRole') },
+];
+
 test('every action and service condition key the policies use exists in the Service Authorization Reference', async () => {
   const docs = dep.logicalIdsOf('AWS::IAM::Policy').map((id) => dep.properties(id).PolicyDocument);
   const statements = docs.flatMap((d) => d.Statement);
@@ -182,6 +242,11 @@ const EXPORT_TASK_ROLE: RoleCalls = {
     ...createTask(WEB),
     ...createTask(DB),
     cancelManaged,
+    // Image exports: preflight, start (both AMIs, as for both instances), poll, cancel.
+    ...imageReads,
+    ...createImageTask(GOLDEN),
+    ...createImageTask(NIGHTLY),
+    cancelImageManaged,
     { action: 'states:DescribeExecution', resource: arn('states', `execution:${machineName}:vmx-0123`) },
     // The signal step reads the wait condition handle's URL (its physical id) from the stack.
     { action: 'cloudformation:DescribeStackResource', resource: dep.stackId },
@@ -191,8 +256,12 @@ const EXPORT_TASK_ROLE: RoleCalls = {
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'instance/i-0aaaaaaaaaaaaaaaa') },
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', 'export-instance-task/*') },
     cancelUntagged,
+    ...imageCallsDenied,
     otherBucketRead,
     { action: 's3:PutObject', resource: `arn:aws:s3:::${ownedBucket}/exports/x.ova` },
+    // The service role writes the exported image, not the function.
+    { action: 's3:PutObject', resource: `arn:aws:s3:::${ownedBucket}/exports/${IMAGE_TASK}.vmdk` },
+    { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/images/${IMAGE_TASK}.vmdk` },
     { action: 'states:DescribeExecution', resource: arn('states', 'execution:SomeoneElsesMachine:x') },
     { action: 'cloudformation:DescribeStackResource', resource: arn('cloudformation', 'stack/SomeoneElsesStack/5f1e0c40-0000-4000-8000-000000000000') },
     { action: 'cloudformation:DescribeStacks', resource: dep.stackId },
@@ -219,6 +288,11 @@ const CUSTOM_RESOURCES_ROLE: RoleCalls = {
     // It hashes the wait condition handle's URL into the execution input.
     { action: 'cloudformation:DescribeStackResource', resource: dep.stackId },
     { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/exports/${TASK}.vhd` },
+    // The image export that does not wait: preflight, start, cancel, opt-in delete of its object.
+    ...imageReads,
+    ...createImageTask(NIGHTLY),
+    cancelImageManaged,
+    { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/images/${IMAGE_TASK}.vmdk` },
     // The bucket grant.
     { action: 's3:GetBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
     { action: 's3:PutBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
@@ -233,9 +307,15 @@ const CUSTOM_RESOURCES_ROLE: RoleCalls = {
   denied: [
     // The export that waits is started by the workflow, not by the provider.
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${WEB}`) },
+    // Likewise the image export that waits.
+    exportOfImage(GOLDEN),
     cancelUntagged,
+    ...imageCallsDenied,
     otherBucketRead,
     { action: 's3:DeleteObject', resource: `arn:aws:s3:::${IMPORTED}/elsewhere/${TASK}.vhd` },
+    // Golden does not delete its object on delete.
+    { action: 's3:DeleteObject', resource: `arn:aws:s3:::${ownedBucket}/exports/${IMAGE_TASK}.vmdk` },
+    { action: 's3:PutObject', resource: `arn:aws:s3:::${IMPORTED}/images/${IMAGE_TASK}.vmdk` },
     { action: 's3:DeleteObject', resource: `arn:aws:s3:::${ownedBucket}/exports/${TASK}.ova` },
     { action: 'states:StartExecution', resource: arn('states', 'stateMachine:SomeoneElsesMachine') },
     // CloudFormation owns the owned bucket's policy.
@@ -252,13 +332,55 @@ const STATE_MACHINE_ROLE: RoleCalls = {
   allowed: [
     { action: 'lambda:InvokeFunction', resource: fn },
     { action: 'ec2:DescribeExportTasks', resource: '*' },
+    // The poll of image exports (DescribeExportImageTask in the image poll loop).
+    { action: 'ec2:DescribeExportImageTasks', resource: '*' },
     { action: 'events:PutEvents', resource: arn('events', 'event-bus/default') },
     ...serviceLogDeliveryAndTracing,
   ],
   denied: [
     { action: 'lambda:InvokeFunction', resource: arn('lambda', 'function:SomeoneElsesFunction') },
     { action: 'ec2:CreateInstanceExportTask', resource: arn('ec2', `instance/${WEB}`) },
+    exportOfImage(GOLDEN),
+    { action: 'ec2:CancelExportTask', resource: arn('ec2', `export-image-task/${IMAGE_TASK}`), context: MANAGED },
+    { action: 'iam:PassRole', resource: serviceRoleArn, context: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
     { action: 'events:PutEvents', resource: arn('events', 'event-bus/other-bus') },
+  ],
+};
+
+/** An object an image export writes: `<prefix>export-ami-<id>.<format>` (no slash inserted). */
+const exportedImage = (bucket: string, prefix: string) => `arn:aws:s3:::${bucket}/${prefix}${IMAGE_TASK}.vmdk`;
+
+/**
+ * The VM Import/Export service role (the ImageExports' default role): what the service does
+ * through it (VM Import/Export User Guide, "Required service role": s3:GetBucketLocation,
+ * s3:GetBucketAcl, s3:ListBucket on the bucket, s3:PutObject and s3:GetObject on the exported
+ * object), only in each export's bucket and under its prefix.
+ */
+const SERVICE_ROLE: RoleCalls = {
+  prefix: 'VmImportServiceRole',
+  allowed: [
+    ...[ownedBucket, IMPORTED].flatMap((bucket) => ['s3:GetBucketLocation', 's3:GetBucketAcl', 's3:ListBucket']
+      .map((action) => ({ action, resource: `arn:aws:s3:::${bucket}` }))),
+    ...[exportedImage(ownedBucket, 'exports/'), exportedImage(IMPORTED, 'images/')].flatMap((resource) => ['s3:PutObject', 's3:GetObject']
+      .map((action) => ({ action, resource }))),
+  ],
+  denied: [
+    // Another prefix of either bucket.
+    { action: 's3:PutObject', resource: exportedImage(ownedBucket, 'images/') },
+    { action: 's3:PutObject', resource: exportedImage(ownedBucket, '') },
+    { action: 's3:PutObject', resource: exportedImage(IMPORTED, 'exports/') },
+    { action: 's3:PutObject', resource: exportedImage(IMPORTED, '') },
+    // Another bucket.
+    { action: 's3:PutObject', resource: exportedImage('someone-elses-bucket', 'exports/') },
+    { action: 's3:GetObject', resource: exportedImage('someone-elses-bucket', 'images/') },
+    { action: 's3:ListBucket', resource: 'arn:aws:s3:::someone-elses-bucket' },
+    // No deletes, no bucket writes, nothing on EC2 or IAM.
+    { action: 's3:DeleteObject', resource: exportedImage(ownedBucket, 'exports/') },
+    { action: 's3:DeleteObject', resource: exportedImage(IMPORTED, 'images/') },
+    { action: 's3:PutBucketAcl', resource: `arn:aws:s3:::${ownedBucket}` },
+    { action: 's3:PutBucketPolicy', resource: `arn:aws:s3:::${IMPORTED}` },
+    exportOfImage(GOLDEN),
+    { action: 'iam:PassRole', resource: serviceRoleArn, context: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
   ],
 };
 
@@ -266,6 +388,7 @@ const SIMULATED_ROLES: Array<[string, RoleCalls]> = [
   ['export-task function', EXPORT_TASK_ROLE],
   ['custom resources', CUSTOM_RESOURCES_ROLE],
   ['state machine', STATE_MACHINE_ROLE],
+  ['VM Import/Export service', SERVICE_ROLE],
 ];
 
 test('every role of the stack is simulated', () => {
@@ -275,7 +398,7 @@ test('every role of the stack is simulated', () => {
   expect(unsimulated).toEqual([]);
 });
 
-test('the workflow\'s export-task function: preflight, start, cancel, backstop; nothing else', async () => {
+test('the workflow\'s export-task function: preflight, start, cancel, backstop (instances and images); nothing else', async () => {
   await expectDecisions(EXPORT_TASK_ROLE);
 });
 
@@ -283,8 +406,12 @@ test('the custom resources: preflight, start and stop executions, the no-wait st
   await expectDecisions(CUSTOM_RESOURCES_ROLE);
 });
 
-test('the state machine: its function, the poll, the outcome events; nothing else', async () => {
+test('the state machine: its function, the polls (instance and image tasks), the outcome events; nothing else', async () => {
   await expectDecisions(STATE_MACHINE_ROLE);
+});
+
+test('the VM Import/Export service role: the exports\' buckets, and objects only under their prefixes; no deletes', async () => {
+  await expectDecisions(SERVICE_ROLE);
 });
 
 test.each(SIMULATED_ROLES)('every statement of the %s role is needed: without it, a call the code makes is denied', async (_name, role) => {

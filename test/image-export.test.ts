@@ -124,7 +124,13 @@ describe('ImageExport in a stack', () => {
   test('the workflow may export this AMI only, create and cancel only tagged image tasks, pass only the service role', () => {
     const statements = statementsOfRole(template, roleIdOf(template, /^VmExportWorkflowExportTaskRole/));
     const bySid = (sid: string) => statements.find((s) => s.Sid === sid);
-    expect(bySid('ExportGrantedImages')).toEqual({ Sid: 'ExportGrantedImages', Effect: 'Allow', Action: 'ec2:ExportImage', Resource: arn(`:ec2:eu-west-1::image/${AMI}`) });
+    expect(bySid('ExportGrantedImages')).toEqual({
+      Sid: 'ExportGrantedImages',
+      Effect: 'Allow',
+      Action: 'ec2:ExportImage',
+      Resource: arn(':ec2:eu-west-1::image/*'),
+      Condition: { StringEquals: { 'ec2:ImageID': [AMI] } },
+    });
     expect(bySid('CreateTaggedExportImageTasks')).toMatchObject({
       Action: 'ec2:ExportImage',
       Resource: arn(':ec2:eu-west-1:123456789012:export-image-task/*'),
@@ -144,8 +150,8 @@ describe('ImageExport in a stack', () => {
       Condition: { StringEquals: { 'iam:PassedToService': 'vmie.amazonaws.com' } },
     }]);
     expect(bySid('ReadServiceRolesForPreflight')).toMatchObject({ Action: ['iam:GetRole', 'iam:SimulatePrincipalPolicy'] });
-    // Nothing grants ExportImage on every image.
-    expect(statements.filter((s) => JSON.stringify(s.Resource ?? '').includes('image/*'))).toEqual([]);
+    // image/* only with the ec2:ImageID condition.
+    expect(statements.filter((s) => JSON.stringify(s.Resource ?? '').includes('image/*') && !s.Condition?.StringEquals?.['ec2:ImageID'])).toEqual([]);
   });
 
   test('the custom resource function may look up and cancel tagged image tasks, but not start one (the workflow does)', () => {
@@ -181,7 +187,7 @@ describe('waitForCompletion: false', () => {
 });
 
 describe('the stack\'s service role and workflow are shared', () => {
-  test('two image exports and an instance export: one role, one workflow, one function; 4 resources per extra image export', () => {
+  test('two image exports: one role, one workflow, one function, one statement for both AMIs; 4 resources per extra image export', () => {
     const one = newStack();
     imageExportIn(one);
     const two = newStack();
@@ -192,6 +198,8 @@ describe('the stack\'s service role and workflow are shared', () => {
     const template = Template.fromStack(two);
     expect(ofType(template, 'AWS::IAM::Role').filter(([id]) => id.startsWith('VmImportServiceRole'))).toHaveLength(1);
     expect(ofType(template, 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    const granted = statementsOfRole(template, roleIdOf(template, /^VmExportWorkflowExportTaskRole/)).filter((s) => s.Sid === 'ExportGrantedImages');
+    expect(granted.map((s) => s.Condition.StringEquals['ec2:ImageID'])).toEqual([[AMI, 'ami-0fedcba9876543210']]);
     const objects = statementsOfRole(template, roleIdOf(template, /^VmImportServiceRole/)).find((s) => s.Sid === 'ExportObjects');
     expect(JSON.stringify(objects.Resource)).toContain('/exports/*');
     expect(JSON.stringify(objects.Resource)).toContain('/other/*');
@@ -264,7 +272,7 @@ describe('an EC2 Image Builder image exported as a VMDK', () => {
     template.hasResourceProperties('Custom::VmImageExport', { ImageId: { 'Fn::GetAtt': ['Golden', 'ImageId'] }, DiskImageFormat: 'VMDK' });
     expect(vm.diskImageFormat).toBe(DiskImageFormat.VMDK);
     const exportImage = statementsOfRole(template, roleIdOf(template, /^VmExportWorkflowExportTaskRole/)).find((s) => s.Sid === 'ExportGrantedImages');
-    expect(exportImage.Resource).toEqual(arn(':ec2:eu-west-1::image/', { 'Fn::GetAtt': ['Golden', 'ImageId'] }));
+    expect(exportImage.Condition).toEqual({ StringEquals: { 'ec2:ImageID': [{ 'Fn::GetAtt': ['Golden', 'ImageId'] }] } });
   });
 });
 

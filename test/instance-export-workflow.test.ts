@@ -179,7 +179,7 @@ describe('InstanceExportWorkflow', () => {
     expect(Object.values(roles)[0].Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  test('state machine role: invoke the function, describeExportTasks on *', () => {
+  test('state machine role: invoke the function, describeExportTasks and describeExportImageTasks on *', () => {
     const { template } = synth();
     const policies = template.findResources('AWS::IAM::Policy', {
       Properties: { Roles: [{ Ref: Match.stringLikeRegexp('StateMachineRole') }] },
@@ -191,10 +191,12 @@ describe('InstanceExportWorkflow', () => {
         Resource: expect.arrayContaining([{ 'Fn::GetAtt': [expect.stringMatching(/ExportTaskFunction/), 'Arn'] }]),
       }),
       expect.objectContaining({ Action: 'ec2:DescribeExportTasks', Resource: '*' }),
+      // The poll of image exports (DescribeExportImageTasks has no resource types: `*`).
+      expect.objectContaining({ Action: 'ec2:DescribeExportImageTasks', Resource: '*' }),
     ]));
     // Nothing else on EC2: the state machine cannot start or cancel exports itself.
     const ec2Actions = statements.flatMap((s) => asArray(s.Action)).filter((a: string) => a.startsWith('ec2:'));
-    expect(ec2Actions).toEqual(['ec2:DescribeExportTasks']);
+    expect(ec2Actions.sort()).toEqual(['ec2:DescribeExportImageTasks', 'ec2:DescribeExportTasks']);
   });
 
   test('no "*" resource except for Describe, log delivery and X-Ray', () => {

@@ -1,4 +1,4 @@
-import { Token, aws_iam as iam } from 'aws-cdk-lib';
+import { Lazy, Token, aws_iam as iam } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import {
   cancelManagedExportImageTasksStatement,
@@ -44,16 +44,21 @@ export class ImageExportGrants {
       return;
     }
     this.images.push(imageId);
-    if (this.anyImage) {
+    if (this.anyImage || this.imagesStatement) {
       return;
     }
-    const arn = imageArn(this.scope, imageId);
-    if (this.imagesStatement) {
-      this.imagesStatement.addResources(arn);
-      return;
-    }
-    this.imagesStatement = new iam.PolicyStatement({ sid: 'ExportGrantedImages', actions: ['ec2:ExportImage'], resources: [arn] });
+    // One statement for every granted AMI: image/* narrowed by the ec2:ImageID condition key
+    // (Service Authorization Reference: a condition key of ExportImage's image resource type).
+    // An id in a condition takes a quarter of the bytes of an image ARN, so a workflow of many
+    // image exports stays inside the role's 10,240-character inline policy limit longer.
+    this.imagesStatement = new iam.PolicyStatement({
+      sid: 'ExportGrantedImages',
+      actions: ['ec2:ExportImage'],
+      resources: [imageArn(this.scope, '*')],
+      conditions: { StringEquals: { 'ec2:ImageID': Lazy.list({ produce: () => [...this.images] }) } },
+    });
     this.role.addToPrincipalPolicy(this.imagesStatement);
+    acknowledgeWildcard(this.role, 'ec2:ExportImage', imageArn(this.scope, '*'), REASONS.workflowImages);
   }
 
   /** Lets the workflow pass `serviceRole` to VM Import/Export and read it for the preflight. */

@@ -54,7 +54,8 @@ function isLibraryPath(stack, constructPath) {
   if (!c) throw new Error(`no construct at ${constructPath}`);
   const below = c.node.scopes.slice(c.node.scopes.indexOf(stack) + 1);
   return below.some((s) => s instanceof lib.VmExportBucket || s instanceof lib.InstanceExport
-    || s instanceof lib.InstanceExportWorkflow || (s.node.scope === stack && /^VmExport/.test(s.node.id)));
+    || s instanceof lib.InstanceExportWorkflow || s instanceof lib.ImageExport || s instanceof lib.VmImportServiceRole
+    || (s.node.scope === stack && /^VmExport/.test(s.node.id)));
 }
 
 function nagFindings(stack) {
@@ -82,7 +83,7 @@ function flat(node) {
   return JSON.stringify(node);
 }
 const STAR_OK = [
-  /^ec2:Describe(ExportTasks|Images|Instances|Volumes)$/,
+  /^ec2:Describe(ExportTasks|ExportImageTasks|Images|Instances|Volumes)$/,
   /^xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)$/,
   /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/,
 ];

@@ -4,11 +4,13 @@
  */
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import { VmExportBucket } from '../../../src/bucket/vm-export-bucket';
+import { ImageExport } from '../../../src/image-export/image-export';
 import { InstanceExport } from '../../../src/instance-export/instance-export';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from '../../../src/workflow/export-formats';
 
 export const SAMPLE_INSTANCE = 'i-0123456789abcdef0';
 export const SAMPLE_ACCOUNT = '123456789012';
+export const SAMPLE_IMAGE = 'ami-0123456789abcdef0';
 
 export interface SampleStackOptions {
   /** null: environment-agnostic. @default 'us-east-1' */
@@ -51,6 +53,40 @@ export function synthSampleStack(options: SampleStackOptions = {}): any {
   new CfnOutput(stack, 'ImageTaskId', { value: vm.exportTaskId });
   // The cloud assembly's template: Template.fromStack is far slower for the
   // environment-agnostic variant (about 20 s under jest).
+  const template = app.synth().getStackArtifact(stack.artifactId).template;
+  cache.set(key, template);
+  return template;
+}
+
+export interface SampleImageStackOptions {
+  readonly disk?: DiskImageFormat;
+  readonly waitForCompletion?: boolean;
+  readonly timeout?: Duration;
+  readonly preflight?: boolean;
+  readonly imageId?: string;
+  readonly deleteObjectOnDelete?: boolean;
+}
+
+/** One VmExportBucket and one ImageExport `Golden` (prefix `golden/`), with outputs of its attributes. */
+export function synthSampleImageStack(options: SampleImageStackOptions = {}): any {
+  const key = `image:${JSON.stringify(options)}`;
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const app = new App();
+  const stack = new Stack(app, 'E2eImageStack', { env: { account: SAMPLE_ACCOUNT, region: 'us-east-1' } });
+  const bucket = new VmExportBucket(stack, 'ExportBucket');
+  const vm = new ImageExport(stack, 'Golden', {
+    imageId: options.imageId ?? SAMPLE_IMAGE,
+    bucket,
+    prefix: 'golden/',
+    diskImageFormat: options.disk,
+    waitForCompletion: options.waitForCompletion,
+    timeout: options.timeout,
+    preflight: options.preflight,
+    deleteObjectOnDelete: options.deleteObjectOnDelete,
+  });
+  new CfnOutput(stack, 'ImageKey', { value: vm.exportObjectKey });
+  new CfnOutput(stack, 'ImageTaskId', { value: vm.exportImageTaskId });
   const template = app.synth().getStackArtifact(stack.artifactId).template;
   cache.set(key, template);
   return template;
