@@ -9,7 +9,7 @@
 import './setup/with-resolvers';
 import { onEvent as bucketGrantOnEvent } from '../lambda/bucket-grant';
 import { onEvent as providerOnEvent } from '../lambda/export-provider';
-import { CALLERS, createFakeAws, FakeAws, FakeAwsOptions } from './support/fake-aws';
+import { awsError, CALLERS, createFakeAws, FakeAws, FakeAwsOptions } from './support/fake-aws';
 import { ENV_EXPORT_GRANTS, TAG_CLIENT_TOKEN } from '../lambda/shared/contract';
 import { DiskImageFormat } from '../src';
 import { WorkflowStateNames as N } from '../src/workflow/export-workflow-names';
@@ -242,5 +242,51 @@ describe('e2e: ImageExport against the local AWS stand-in', () => {
     expect((out.Data as unknown as Record<string, string>).ExportTaskId).toBe(first.ExportTaskId);
     expect((out.Data as unknown as Record<string, string>).ExportObjectKey).toBe(first.ExportObjectKey);
     expect(d.fake.ec2.images.tasks.size).toBe(1);
+  });
+
+  test('10 failed polls in a row: VmExport.WatchLost, the image task is NOT cancelled, one FAILURE that says so', async () => {
+    const d = await deployImage(synthImageStack(), { imageExport: { defaultBehaviour: { outcome: 'never' } } }, (fake) => {
+      let remaining = 40; // 10 polls of 4 attempts (1 + 3 quick retries) each
+      fake.world.interceptor = async (call, proceed) => {
+        if (call.operation === 'DescribeExportImageTasks' && call.caller === CALLERS.SFN_INTEGRATION && call.at >= 3600 && remaining > 0) {
+          remaining--;
+          throw awsError('ec2', 'InternalError', 'An internal error has occurred', 500);
+        }
+        return proceed();
+      };
+    });
+    await d.fake.settle();
+
+    const signal = onlySignal(d);
+    expect(signal.Status).toBe('FAILURE');
+    expect(signal.Reason).toContain('VmExport.WatchLost');
+    expect(signal.Reason).toContain('DescribeExportImageTasks failed 10 times in a row');
+    expect(signal.Reason).toContain('was NOT cancelled');
+    expect(signal.Reason).toContain('aws ec2 describe-export-image-tasks --export-image-task-ids export-ami-');
+    expect(d.fake.world.callsOf({ operation: 'CancelExportTask' })).toHaveLength(0);
+    expect(d.fake.ec2.images.tasksIn('active')).toHaveLength(1);
+    const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
+    expect(result.entered(N.COUNT_FAILED_IMAGE_POLL)).toBe(10);
+    expect(result.entered(N.IMAGE_WATCH_LOST)).toBe(1);
+  });
+
+  test('an answer without the task counts as a failed poll; a listed task resets the count', async () => {
+    const d = await deployImage(synthImageStack(), { imageExport: { defaultBehaviour: { outcome: 'complete', afterPolls: 8 } } }, (fake) => {
+      let emptyAnswers = 2;
+      fake.world.interceptor = async (call, proceed) => {
+        const out = await proceed();
+        if (call.operation === 'DescribeExportImageTasks' && call.caller === CALLERS.SFN_INTEGRATION && emptyAnswers > 0) {
+          emptyAnswers--;
+          return { ...out, ExportImageTasks: [] };
+        }
+        return out;
+      };
+    });
+    await d.fake.settle();
+
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+    const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
+    expect(result.entered(N.IMAGE_TASK_NOT_LISTED)).toBe(2);
+    expect(result.entered(N.COUNT_FAILED_IMAGE_POLL)).toBe(2);
   });
 });

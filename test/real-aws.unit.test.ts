@@ -194,6 +194,16 @@ describe('signal backstop', () => {
     expect(puts).toHaveLength(0);
   });
 
+  test('an image export\'s execution: the reason names the AMI and the image task command', async () => {
+    const { puts, options } = capture();
+    const input = JSON.stringify({ imageId: 'ami-0123456789abcdef0', ...WAIT_CONDITION });
+    await backstop(event({ status: 'TIMED_OUT', input }), { sfn, cfn }, options);
+    expect(puts).toHaveLength(1);
+    expect(puts[0].body.Reason).toContain('The export of ami-0123456789abcdef0 ended TIMED_OUT');
+    expect(puts[0].body.Reason).toContain('aws ec2 describe-export-image-tasks');
+    expect(puts[0].body.Reason).not.toContain('describe-export-tasks\'');
+  });
+
   test('an event without the input reads it with DescribeExecution', async () => {
     sfnMock.on(DescribeExecutionCommand).resolves({ input: JSON.stringify({ instanceId: INSTANCE, ...WAIT_CONDITION }) } as never);
     const { puts, options } = capture();
