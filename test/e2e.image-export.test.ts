@@ -14,8 +14,8 @@ import { ENV_EXPORT_GRANTS, TAG_CLIENT_TOKEN } from '../lambda/shared/contract';
 import { DiskImageFormat } from '../src';
 import { WorkflowStateNames as N } from '../src/workflow/export-workflow-names';
 import { LocalDeployment } from './support/fake-aws/deployment';
-import { BUCKET, Deployed, deliver, onlySignal, signalled, until, waitConditionData } from './support/fake-aws/e2e-deploy';
-import { SAMPLE_ACCOUNT, SAMPLE_IMAGE as AMI, synthSampleImageStack } from './support/fake-aws/sample-stack';
+import { BUCKET, Deployed, deliver, onlySignal, signalled, until, waitConditionData, deploy } from './support/fake-aws/e2e-deploy';
+import { SAMPLE_ACCOUNT, SAMPLE_IMAGE as AMI, synthSampleImageStack, synthSampleStack } from './support/fake-aws/sample-stack';
 
 
 const synthImageStack = synthSampleImageStack;
@@ -288,5 +288,33 @@ describe('e2e: ImageExport against the local AWS stand-in', () => {
     const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
     expect(result.entered(N.IMAGE_TASK_NOT_LISTED)).toBe(2);
     expect(result.entered(N.COUNT_FAILED_IMAGE_POLL)).toBe(2);
+  });
+
+  test('waiting costs what an instance export costs: the same transitions per hour, no Lambda invocation while polling', async () => {
+    const hours = 3;
+    const image = await deployImage(synthImageStack(), {
+      // Progress changes 3 times (the fake's stages), each published once (2 more transitions each).
+      imageExport: { defaultBehaviour: { outcome: 'complete', afterSeconds: hours * 3600 } },
+    });
+    await image.fake.settle();
+    // The instance export runs without the image stack's grants (deploy() sets none).
+    delete process.env[ENV_EXPORT_GRANTS];
+    const instance = await deploy(synthSampleStack(), { defaultExportBehaviour: { outcome: 'complete', afterSeconds: hours * 3600 } });
+    await instance.fake.settle();
+    const of = (d: Deployed) => d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
+    const [img, inst] = [of(image), of(instance)];
+    expect([img.status, inst.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    // The three Lambda steps only, in both kinds: none while polling.
+    expect([img.lambdaInvocations, inst.lambdaInvocations]).toEqual([3, 3]);
+    for (const h of [1, 2]) {
+      expect(img.lambdaInvocationsPerHour[h]).toBe(0);
+    }
+    const published = img.entered(N.PUBLISH_PROGRESS);
+    expect(published).toBeGreaterThan(0);
+    // Per hour of polling, an image export costs the instance export's transitions; the only
+    // extra ones are the published progress changes (PublishProgress, RecordProgress, CheckImagePollCount).
+    expect(img.transitions - 3 * published).toBeLessThanOrEqual(inst.transitions + 2);
+    // eslint-disable-next-line no-console
+    console.info(`waiting cost, ${hours} h export: image ${img.transitions} transitions (${published} progress events), instance ${inst.transitions}`);
   });
 });

@@ -89,7 +89,7 @@ export const WorkflowStateNames = {
   WAIT_IMAGE_LONG_POLL: 'WaitImageLongPoll',
   /** Image export: AWS SDK integration ec2:DescribeExportImageTasks. */
   DESCRIBE_EXPORT_IMAGE_TASK: 'DescribeExportImageTask',
-  /** Image export: Choice on the task's Status. */
+  /** Image export: Choice on the task's Status and Progress (publish a changed Progress, or poll again). */
   CHECK_EXPORT_IMAGE_STATE: 'CheckExportImageState',
   /** Image export: Pass: DescribeExportImageTasks returned no task; recorded as a failed poll. */
   IMAGE_TASK_NOT_LISTED: 'ImageTaskNotListed',
@@ -107,13 +107,11 @@ export const WorkflowStateNames = {
   IMAGE_TASK_DELETED: 'ImageTaskDeleted',
   /** Image export: the same without a StatusMessage. */
   IMAGE_TASK_DELETED_WITHOUT_MESSAGE: 'ImageTaskDeletedWithoutMessage',
-  /** Image export: Choice: did Progress change since the last poll? */
-  CHECK_IMAGE_PROGRESS: 'CheckImageProgress',
   /** Image export: EventBridge PutEvents `VM Export Progress`; a failure to publish is caught. */
   PUBLISH_PROGRESS: 'PublishProgress',
   /** Image export: Pass: remembers the Progress last published in `$.progress.last`. */
   RECORD_PROGRESS: 'RecordProgress',
-  /** Image export: Choice: another short poll or a long one. */
+  /** Image export: Choice after a published Progress: another short poll or a long one. */
   CHECK_IMAGE_POLL_COUNT: 'CheckImagePollCount',
   /** Wait (deadline branch): `request.deadlineSeconds`. */
   DEADLINE: 'Deadline',

@@ -273,7 +273,7 @@ export class InstanceExportWorkflow extends Construct {
   private createStateMachine(tracingEnabled: boolean): sfn.StateMachine {
     const definition = buildExportWorkflowDefinition(new Construct(this, 'Definition'), { exportFunction: this.exportFunction });
     return new sfn.StateMachine(this, 'StateMachine', {
-      comment: 'cdk-vm-export: export an EC2 instance as a VM image to S3',
+      comment: 'cdk-vm-export: export an EC2 instance or an AMI as a VM image to S3',
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       tracingEnabled,

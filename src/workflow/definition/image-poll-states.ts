@@ -26,11 +26,12 @@ const LAST_PROGRESS = `${WorkflowPaths.PROGRESS}.last`;
 
 /**
  * The image export's poll loop (AWS SDK integration, no Lambda), the same timings and
- * failed-poll handling as the instance loop. Status `completed` and `deleted` end the export
- * branch; `active` and `deleting` keep polling (an undocumented Status too). Each time the
- * Progress changes, a `VM Export Progress` event is published (EventBridge, no Lambda) and the
- * value kept in `$.progress.last`, so the percentage is in the execution's history while the
- * export runs. Returns the loop's entry (CountImageShortPoll).
+ * failed-poll handling as the instance loop, and the same state transitions per poll. Status
+ * `completed` and `deleted` end the export branch; `active` and `deleting` keep polling (an
+ * undocumented Status too). Each time the Progress changes, a `VM Export Progress` event is
+ * published (EventBridge, no Lambda) and the value kept in `$.progress.last`, so the percentage
+ * is in the execution's history while the export runs. Returns the loop's entry
+ * (CountImageShortPoll).
  */
 export function buildImagePollLoop(scope: Construct): sfn.IChainable {
   const countShortPoll = sfn.Pass.jsonPath(scope, N.COUNT_IMAGE_SHORT_POLL, {
@@ -50,14 +51,15 @@ export function buildImagePollLoop(scope: Construct): sfn.IChainable {
   const failedPoll = buildFailedPollCounter(scope, describe, IMAGE_FAILED_POLLS);
   describe.addCatch(failedPoll, { errors: [sfn.Errors.ALL], resultPath: WorkflowPaths.DESCRIBE_ERROR });
 
-  const nextPoll = sfn.Choice.jsonPath(scope, N.CHECK_IMAGE_POLL_COUNT, { comment: 'Another short poll, or a long one.' })
-    .when(sfn.Condition.numberLessThan(`${WorkflowPaths.POLL}.count`, WorkflowTimings.SHORT_POLL_COUNT), countShortPoll)
+  const shortPoll = sfn.Condition.numberLessThan(`${WorkflowPaths.POLL}.count`, WorkflowTimings.SHORT_POLL_COUNT);
+  const nextPoll = sfn.Choice.jsonPath(scope, N.CHECK_IMAGE_POLL_COUNT, { comment: 'After a published Progress: another short poll, or a long one.' })
+    .when(shortPoll, countShortPoll)
     .otherwise(waitLongPoll);
-  const progress = buildProgress(scope, nextPoll);
+  const publish = buildPublishProgress(scope, nextPoll);
   countShortPoll.next(waitShortPoll);
   waitShortPoll.next(describe);
   waitLongPoll.next(describe);
-  describe.next(buildCheckImageState(scope, failedPoll, progress));
+  describe.next(buildCheckImageState(scope, failedPoll, { publish, shortPoll, countShortPoll, waitLongPoll }));
   return countShortPoll;
 }
 
@@ -87,8 +89,23 @@ function buildDescribeImageTask(scope: Construct): tasks.CallAwsService {
   return describe;
 }
 
-/** CheckExportImageState: the decision after a successful poll. */
-function buildCheckImageState(scope: Construct, failedPoll: sfn.IChainable, stillActive: sfn.IChainable): sfn.IChainable {
+/** Where CheckExportImageState sends a task that is still running. */
+interface StillActive {
+  /** PublishProgress, when the Progress changed. */
+  readonly publish: sfn.IChainable;
+  /** True while the short polls last. */
+  readonly shortPoll: sfn.Condition;
+  readonly countShortPoll: sfn.IChainable;
+  readonly waitLongPoll: sfn.IChainable;
+}
+
+/**
+ * CheckExportImageState: the decision after a successful poll, in one Choice (so that a poll
+ * costs the same state transitions as an instance export's): an empty answer is a failed poll;
+ * completed and deleted end the export branch; a changed Progress is published; otherwise the
+ * next short or long poll.
+ */
+function buildCheckImageState(scope: Construct, failedPoll: sfn.IChainable, next: StillActive): sfn.IChainable {
   const notListed = sfn.Pass.jsonPath(scope, N.IMAGE_TASK_NOT_LISTED, {
     comment: 'DescribeExportImageTasks answered without the task: a failed poll.',
     parameters: {
@@ -113,7 +130,9 @@ function buildCheckImageState(scope: Construct, failedPoll: sfn.IChainable, stil
       error: WorkflowErrors.INTERNAL_CANCELLED,
       cause: 'The export image task was deleted.',
     }))
-    .otherwise(stillActive);
+    .when(sfn.Condition.and(presentString(PROGRESS), sfn.Condition.not(sfn.Condition.stringEqualsJsonPath(PROGRESS, LAST_PROGRESS))), next.publish)
+    .when(next.shortPoll, next.countShortPoll)
+    .otherwise(next.waitLongPoll);
 }
 
 /**
@@ -139,10 +158,10 @@ function recordImageCompletion(scope: Construct): sfn.IChainable {
 }
 
 /**
- * CheckImageProgress: a Progress that differs from the last one published is published
- * (`VM Export Progress`, failures ignored) and remembered; then `next`.
+ * PublishProgress: a Progress that differs from the last one published is published
+ * (`VM Export Progress`, failures ignored) and remembered (RecordProgress); then `next`.
  */
-function buildProgress(scope: Construct, next: sfn.IChainable): sfn.IChainable {
+function buildPublishProgress(scope: Construct, next: sfn.IChainable): sfn.IChainable {
   const record = sfn.Pass.jsonPath(scope, N.RECORD_PROGRESS, {
     parameters: { last: sfn.JsonPath.stringAt(PROGRESS) },
     resultPath: WorkflowPaths.PROGRESS,
@@ -169,7 +188,5 @@ function buildProgress(scope: Construct, next: sfn.IChainable): sfn.IChainable {
   publish.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 1, jitterStrategy: sfn.JitterType.FULL });
   publish.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: sfn.JsonPath.DISCARD });
   publish.next(record);
-  return sfn.Choice.jsonPath(scope, N.CHECK_IMAGE_PROGRESS, { comment: 'Publish the Progress when it changed.' })
-    .when(sfn.Condition.and(presentString(PROGRESS), sfn.Condition.not(sfn.Condition.stringEqualsJsonPath(PROGRESS, LAST_PROGRESS))), publish)
-    .otherwise(next);
+  return publish;
 }
