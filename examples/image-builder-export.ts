@@ -112,10 +112,12 @@ export class ImageBuilderExportStack extends Stack {
     });
 
     const exportBucket = new VmExportBucket(this, 'ExportBucket', { expireExportsAfter: Duration.days(90) });
-    // attrImageId is the AMI id of the built image: the export waits for the build, the workflow
-    // is granted exactly this AMI, and a new build (a new AMI) is exported again.
+    // attrImageId is the AMI id of the built image: the export waits for the build, and the
+    // workflow is granted exactly this AMI. A new recipe version builds a new AMI; the revision
+    // (the recipe's version) gives that export a new wait condition, so it is exported again.
     this.vmExport = new ImageExport(this, 'GoldenImageExport', {
       imageId: this.image.attrImageId,
+      revision: GOLDEN_RECIPE_VERSION,
       bucket: exportBucket,
       diskImageFormat: DiskImageFormat.VMDK,
       prefix: GOLDEN_EXPORT_PREFIX,

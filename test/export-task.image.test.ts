@@ -10,8 +10,9 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { finish, prepare, start } from '../lambda/export-task';
+import { finish, IAM_PROPAGATION_GRACE_MS, prepare, start } from '../lambda/export-task';
 import { ENV_EXPORT_GRANTS, INTERNAL_COMPLETED } from '../lambda/shared/contract';
+import { isCancellable } from '../lambda/shared/export-task';
 import { NormalizedImageRequest } from '../lambda/shared/image-contract';
 import { normalizeImageRequest } from '../lambda/shared/image-normalize';
 
@@ -78,6 +79,64 @@ describe('start', () => {
       S3ExportLocation: { S3Bucket: 'my-exports', S3Prefix: 'golden/' },
       ClientToken: expect.stringMatching(/^[\x21-\x7e]{1,64}$/),
     });
+  });
+});
+
+describe('start: what IAM propagation explains is retried for a while', () => {
+  const roleRefusal = Object.assign(new Error('The service role vmimport provided does not exist or does not have sufficient permissions'), { name: 'InvalidParameter' });
+  const preparedAt = 1_000_000;
+  const prepared = { ...request, notAfter: preparedAt + request.deadlineSeconds * 1000 };
+
+  test.each([
+    ['the role refusal', roleRefusal],
+    ['UnauthorizedOperation', Object.assign(new Error('You are not authorized to perform this operation.'), { name: 'UnauthorizedOperation' })],
+  ])('%s within the grace after prepare: VmExport.Transient (retried); after it: VmExport.ExportRejected', async (_name, error) => {
+    ec2Mock.on(DescribeExportImageTasksCommand).resolves({ ExportImageTasks: [] });
+    ec2Mock.on(ExportImageCommand).rejects(error);
+    await expect(start(prepared, clients, () => preparedAt + 30_000)).rejects.toMatchObject({ name: 'VmExport.Transient' });
+    await expect(start(prepared, clients, () => preparedAt + IAM_PROPAGATION_GRACE_MS + 1)).rejects.toMatchObject({ name: 'VmExport.ExportRejected' });
+  });
+
+  test('other refusals are never retried (an encrypted AMI)', async () => {
+    ec2Mock.on(DescribeExportImageTasksCommand).resolves({ ExportImageTasks: [] });
+    ec2Mock.on(ExportImageCommand).rejects(Object.assign(new Error(`The image ID (${AMI}) provided has encrypted EBS block devices and is not exportable.`), { name: 'InvalidParameter' }));
+    await expect(start(prepared, clients, () => preparedAt + 1000)).rejects.toMatchObject({ name: 'VmExport.ExportRejected' });
+  });
+});
+
+describe('a task found by the client token', () => {
+  test('that exported another AMI or to another place is not adopted: the token was reused', async () => {
+    ec2Mock.on(DescribeExportImageTasksCommand).resolves({
+      ExportImageTasks: [{
+        ExportImageTaskId: TASK,
+        ImageId: 'ami-0bbbbbbbbbbbbbbbb',
+        Status: 'completed',
+        S3ExportLocation: { S3Bucket: 'my-exports', S3Prefix: 'golden/' },
+        Tags: [{ Key: 'vm-export:client-token', Value: request.clientToken }],
+      }],
+    });
+    await expect(start(request, clients)).rejects.toThrow(/client token .* already started export image task export-ami-0fedcba9876543210 with another AMI ami-0bbbbbbbbbbbbbbbb/);
+    expect(ec2Mock).not.toHaveReceivedCommand(ExportImageCommand);
+  });
+
+  test('that exported this AMI to this place (a retried start) is adopted; a task without ImageId is judged by its location', async () => {
+    ec2Mock.on(DescribeExportImageTasksCommand).resolves({
+      ExportImageTasks: [{
+        ExportImageTaskId: TASK,
+        Status: 'active',
+        S3ExportLocation: { S3Bucket: 'my-exports', S3Prefix: 'golden/' },
+        Tags: [{ Key: 'vm-export:client-token', Value: request.clientToken }],
+      }],
+    });
+    await expect(start(request, clients)).resolves.toEqual({ exportTaskId: TASK, state: 'active' });
+  });
+});
+
+describe('cancelling image tasks', () => {
+  test('only an active image task is cancelled; deleting is already going away (instance cancelling still is)', () => {
+    expect(isCancellable({ ExportTaskId: TASK, State: 'active' })).toBe(true);
+    expect(isCancellable({ ExportTaskId: TASK, State: 'cancelling' })).toBe(false);
+    expect(isCancellable({ ExportTaskId: 'export-i-0123456789abcdef0', State: 'cancelling' })).toBe(true);
   });
 });
 

@@ -118,6 +118,8 @@ describe('ImageExport in a stack', () => {
         Action: ['s3:GetObject', 's3:PutObject'],
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.any(String), 'Arn'] }, '/golden/*']] },
       },
+      // The guide's service role policy ("Required service role"): the snapshots the service copies.
+      { Sid: 'ExportSnapshots', Effect: 'Allow', Action: ['ec2:CopySnapshot', 'ec2:ModifySnapshotAttribute', 'ec2:Describe*'], Resource: '*' },
     ]);
   });
 

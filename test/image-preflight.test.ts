@@ -267,7 +267,7 @@ describe('checkServiceRole', () => {
     expect(await check()).toEqual([]);
     expect(iamMock).toHaveReceivedCommandWith(GetRoleCommand, { RoleName: ROLE });
     expect(iamMock.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input)).toEqual([
-      { PolicySourceArn: ROLE_ARN, ActionNames: ['s3:PutObject'], ResourceArns: [`arn:aws:s3:::${BUCKET}/exports/*`] },
+      { PolicySourceArn: ROLE_ARN, ActionNames: ['s3:PutObject'], ResourceArns: [`arn:aws:s3:::${BUCKET}/exports/export-ami-00000000000000000.vmdk`] },
       { PolicySourceArn: ROLE_ARN, ActionNames: ['s3:GetBucketLocation'], ResourceArns: [`arn:aws:s3:::${BUCKET}`] },
     ]);
   });
@@ -276,7 +276,7 @@ describe('checkServiceRole', () => {
     mockRole();
     mockSimulation({ 's3:PutObject': 'implicitDeny' });
     const [problem] = await check('aws-cn');
-    expect(problem).toContain(`service role ${ROLE} is not allowed s3:PutObject on arn:aws-cn:s3:::${BUCKET}/exports/* (simulated: implicitDeny)`);
+    expect(problem).toContain(`service role ${ROLE} is not allowed s3:PutObject on arn:aws-cn:s3:::${BUCKET}/exports/export-ami-00000000000000000.vmdk by its own policies (simulated: implicitDeny)`);
   });
 
   test('a missing role (NoSuchEntity): create it or name another', async () => {
@@ -345,15 +345,26 @@ describe('checkServiceRole', () => {
     mockSimulation({ 's3:PutObject': 'explicitDeny', 's3:GetBucketLocation': 'implicitDeny' });
     const problems = await check();
     expect(problems).toHaveLength(3);
-    expect(problems[1]).toContain(`is not allowed s3:PutObject on arn:aws:s3:::${BUCKET}/exports/* (simulated: explicitDeny)`);
-    expect(problems[2]).toContain(`is not allowed s3:GetBucketLocation on arn:aws:s3:::${BUCKET} (simulated: implicitDeny)`);
+    expect(problems[1]).toContain(`is not allowed s3:PutObject on arn:aws:s3:::${BUCKET}/exports/export-ami-00000000000000000.vmdk by its own policies (simulated: explicitDeny)`);
+    expect(problems[2]).toContain(`is not allowed s3:GetBucketLocation on arn:aws:s3:::${BUCKET} by its own policies (simulated: implicitDeny)`);
     expect(problems[2]).toContain('add it to the role\'s policy');
   });
 
-  test('missing condition keys of the simulation are named', async () => {
+  test('a denial that depends on condition keys the simulation lacks is not a refusal (unverified, logged); an explicit deny still is', async () => {
     mockRole();
     iamMock.on(SimulatePrincipalPolicyCommand).resolves({ EvaluationResults: [{ EvalActionName: 's3:PutObject', EvalDecision: 'implicitDeny', MissingContextValues: ['s3:x-amz-acl'] }] });
-    expect((await check())[0]).toContain('(simulated: implicitDeny; the simulation lacked the condition keys s3:x-amz-acl)');
+    expect(await check()).toEqual([]);
+    iamMock.on(SimulatePrincipalPolicyCommand).resolves({ EvaluationResults: [{ EvalActionName: 's3:PutObject', EvalDecision: 'explicitDeny', MissingContextValues: ['s3:x-amz-acl'] }] });
+    expect((await check())[0]).toContain('(simulated: explicitDeny)');
+  });
+
+  test('a role scoped to <prefix>export-ami-* is allowed: the simulated object is a key the export would write', async () => {
+    mockRole();
+    mockSimulation({});
+    await check();
+    const simulated = iamMock.commandCalls(SimulatePrincipalPolicyCommand).flatMap((c) => c.args[0].input.ResourceArns ?? []);
+    expect(simulated).toContain(`arn:aws:s3:::${BUCKET}/exports/export-ami-00000000000000000.vmdk`);
+    expect(simulated.every((r) => !r.endsWith('*'))).toBe(true);
   });
 
   test('AccessDenied on SimulatePrincipalPolicy: one problem naming the permission', async () => {

@@ -74,6 +74,8 @@ class ExportableImageStack extends Stack {
 
     this.vmExport = new ImageExport(this, 'Export', {
       imageId: image.attrImageId,
+      // A new recipe version builds a new AMI: a new revision gives it a new wait condition.
+      revision: '1.0.0',
       bucket: this.exportBucket,
       diskImageFormat: DiskImageFormat.VMDK,
       prefix: 'integ-images/',

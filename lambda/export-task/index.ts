@@ -11,7 +11,9 @@ import { finish } from './finish';
 import { CLIENT_CONFIG } from '../shared/clients';
 import {
   ERROR_DEADLINE_PASSED,
+  ERROR_EXPORT_REJECTED,
   ERROR_INVALID_INPUT,
+  ERROR_TRANSIENT,
   ExportTaskEvent,
   NormalizedRequest,
   StartResult,
@@ -113,7 +115,37 @@ export async function start(request: AnyNormalizedRequest, clients: { readonly e
         `The deadline of ${request.deadlineSeconds} seconds passed before the export of ${image ? request.imageId : request.instanceId} could start; no task was created.`);
     }
   };
-  return image ? startImageExport(clients.ec2, request, mayCreate) : startExport(clients.ec2, request, mayCreate);
+  if (!image) {
+    return startExport(clients.ec2, request, mayCreate);
+  }
+  try {
+    return await startImageExport(clients.ec2, request, mayCreate);
+  } catch (err) {
+    throw retriedWhilePropagating(err, request, now);
+  }
+}
+
+/** How long after `prepare` a refusal that IAM's propagation delay explains is retried. */
+export const IAM_PROPAGATION_GRACE_MS = 120_000;
+
+/**
+ * IAM changes take effect after a delay (IAM User Guide, "Changes that I make are not always
+ * immediately visible"): the service role, its policy and the function's PassRole grant are
+ * created with the stack, seconds before the first ExportImage. A refusal that names the role
+ * ("The service role ... provided does not exist or does not have sufficient permissions") or
+ * the caller's permissions (UnauthorizedOperation) within IAM_PROPAGATION_GRACE_MS of `prepare`
+ * is VmExport.Transient, which the workflow retries with backoff; later it stays ExportRejected.
+ */
+function retriedWhilePropagating(err: unknown, request: NormalizedImageRequest, now: () => number): unknown {
+  if (!(err instanceof VmExportError) || err.name !== ERROR_EXPORT_REJECTED || request.notAfter === undefined) {
+    return err;
+  }
+  const preparedAt = request.notAfter - request.deadlineSeconds * 1000;
+  if (now() - preparedAt > IAM_PROPAGATION_GRACE_MS || !/service role .* does not exist or does not have sufficient permissions|UnauthorizedOperation/i.test(err.message)) {
+    return err;
+  }
+  return new VmExportError(ERROR_TRANSIENT,
+    `ExportImage was refused within ${IAM_PROPAGATION_GRACE_MS / 1000} s of the preflight, as while IAM changes are still propagating; retried: ${err.message}`);
 }
 
 /**

@@ -197,7 +197,12 @@ export async function cancelExport(ec2: EC2Client, exportTaskId: string): Promis
   }
 }
 
-/** True for the states in which a task can still be cancelled. */
+/**
+ * True for the states in which a task can still be cancelled: an instance task `active` or
+ * `cancelling`; an image task (`export-ami-`) only `active` (`deleting`, seen here as
+ * cancelling, is already going away, and what CancelExportTask answers for it is undocumented).
+ */
 export function isCancellable(task: ExportTask | undefined): boolean {
-  return task?.State === 'active' || task?.State === 'cancelling';
+  const image = task?.ExportTaskId?.startsWith('export-ami-') ?? false;
+  return task?.State === 'active' || (task?.State === 'cancelling' && !image);
 }

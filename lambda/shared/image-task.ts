@@ -147,6 +147,26 @@ async function adopt(ec2: EC2Client, request: NormalizedImageRequest): Promise<S
     `Export image task ${id} (to adopt for ${request.imageId}) does not exist: pass the id of an existing image export task, or omit adoptExportTaskId to start one.`);
 }
 
+/**
+ * A task tagged with the request's client token that exported something else (another AMI, or
+ * to another bucket or prefix): the token was reused for a different export. ExportImage itself
+ * would answer IdempotentParameterMismatch; the task is not adopted. (A task may leave ImageId
+ * out: then only its location is compared.)
+ */
+function refuseOtherExport(task: ExportImageTask, request: NormalizedImageRequest): void {
+  const location = task.S3ExportLocation;
+  const differences = [
+    task.ImageId && task.ImageId !== request.imageId ? `AMI ${task.ImageId}` : undefined,
+    location?.S3Bucket && location.S3Bucket !== request.s3Bucket ? `bucket ${location.S3Bucket}` : undefined,
+    location?.S3Prefix !== undefined && location.S3Prefix !== request.s3Prefix ? `prefix '${location.S3Prefix}'` : undefined,
+  ].filter((d): d is string => d !== undefined);
+  if (differences.length > 0) {
+    throw new VmExportError(ERROR_EXPORT_REJECTED,
+      `The client token ${request.clientToken} already started export image task ${task.ExportImageTaskId} with another ${differences.join(', ')}, ` +
+      `not the export of ${request.imageId} to s3://${request.s3Bucket}/${request.s3Prefix} asked for: use a new clientToken for a different export (or omit it).`);
+  }
+}
+
 async function create(ec2: EC2Client, request: NormalizedImageRequest): Promise<StartResult> {
   try {
     const out = await ec2.send(new ExportImageCommand({
@@ -189,6 +209,7 @@ export async function startImageExport(
   }
   const existing = await findImageTaskByTag(ec2, TAG_CLIENT_TOKEN, request.clientToken);
   if (existing?.ExportImageTaskId) {
+    refuseOtherExport(existing, request);
     return startResultOf(existing);
   }
   beforeCreate();

@@ -106,7 +106,9 @@ export interface ImageExportProps {
   readonly deleteObjectOnDelete?: boolean;
 
   /**
-   * Change this value to export again with otherwise unchanged properties.
+   * Change this value to export again with otherwise unchanged properties. Set it when `imageId`
+   * is a reference whose AMI changes (an Image Builder image's `attrImageId`: use the recipe's
+   * version), so that a new AMI gets a new wait condition; without it, synth warns.
    *
    * @default - no revision
    */
@@ -178,6 +180,15 @@ export class ImageExport extends Construct {
     this.diskImageFormat = props.diskImageFormat ?? DiskImageFormat.VMDK;
     const extension = `.${this.diskImageFormat.toLowerCase()}`;
     validate(this, props, prefix, extension, timeout);
+    if (Token.isUnresolved(props.imageId) && props.revision === undefined && waitForCompletion) {
+      // The wait condition's logical id is hashed from the props at synth time, where a reference
+      // is only its token: a new AMI behind the same reference would be the same wait condition,
+      // which CloudFormation cannot wait on again, and the update is refused.
+      Annotations.of(this).addWarningV2('cdk-vm-export:imageIdReferenceWithoutRevision',
+        'imageId is a reference (e.g. an Image Builder image\'s attrImageId) and revision is not set: when a new AMI replaces ' +
+        'it (a new image build), the update of this export is refused, because its wait condition cannot be waited on again. ' +
+        'Set revision to a value that changes with the AMI (e.g. the image recipe\'s version).');
+    }
     if (props.preflight === false) {
       Annotations.of(this).addWarningV2('cdk-vm-export:preflightDisabled',
         'preflight is false: an AMI, bucket or service role the service cannot use (an encrypted snapshot, a KMS-encrypted ' +

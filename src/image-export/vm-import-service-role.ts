@@ -74,6 +74,14 @@ export interface VmImportServiceRoleImportOptions {
 /** The role statement's actions on the bucket itself and on the exported objects (the guide's role policy). */
 const BUCKET_ACTIONS = ['s3:GetBucketLocation', 's3:GetBucketAcl', 's3:ListBucket'];
 const OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject'];
+/**
+ * The EC2 actions of the guide's role policy ("Required service role", one policy for import and
+ * export) that an export may use: the service copies the AMI's snapshots while it converts them
+ * (the image export page: "a small charge for the temporary use of an Amazon EBS snapshot"). The
+ * guide grants them on `*`; which of them export needs is not documented, so all but
+ * ec2:RegisterImage (which registers an imported image) are kept.
+ */
+const SNAPSHOT_ACTIONS = ['ec2:CopySnapshot', 'ec2:ModifySnapshotAttribute', 'ec2:Describe*'];
 
 /** What both kinds of role do with their grants. */
 abstract class VmImportServiceRoleBase extends Resource implements IVmImportServiceRole {
@@ -102,6 +110,7 @@ abstract class VmImportServiceRoleBase extends Resource implements IVmImportServ
       this.objectStatement = new iam.PolicyStatement({ sid: 'ExportObjects', actions: OBJECT_ACTIONS, resources: [objects] });
       this.grantTarget.addToPrincipalPolicy(this.bucketStatement);
       this.grantTarget.addToPrincipalPolicy(this.objectStatement);
+      this.grantTarget.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ExportSnapshots', actions: SNAPSHOT_ACTIONS, resources: ['*'] }));
     }
     acknowledgeServiceRolePolicy(this, objects);
   }

@@ -31,6 +31,7 @@ export const REASONS = {
   exportTaskIds: 'Export task ids are assigned by EC2 at creation, so tasks are matched with export-instance-task/*; creation requires the library\'s request tag, tagging is limited to ec2:CreateAction = CreateInstanceExportTask, and cancellation to tasks carrying the library\'s resource tag.',
   exportImageTaskIds: 'Export image task ids are assigned by EC2 at creation, so tasks are matched with export-image-task/*; creation requires the library\'s request tag (and ec2:ExportImage the granted AMI\'s ARN too), tagging is limited to ec2:CreateAction = ExportImage, and cancellation to tasks carrying the library\'s resource tag.',
   workflowImages: 'The export workflow exports only AMIs granted to it: image/* is narrowed by the ec2:ImageID condition to the granted AMI ids, unless the user opted in with allowAnyImage; the workflow\'s first step refuses every other AMI.',
+  serviceRoleSnapshots: 'The VM Import/Export service role policy of the VM Import/Export User Guide ("Required service role") grants ec2:CopySnapshot, ec2:ModifySnapshotAttribute and ec2:Describe* on * (snapshot ids are the service\'s own, made while it exports); only vmie.amazonaws.com may assume the role, with sts:ExternalId vmimport and for this account only.',
   serviceRoleObjects: 'VM Import/Export writes each exported image to <prefix><export task id>.<format>, a key known only once the task exists: the service role may read and write objects under its exports\' prefixes only.',
   workflowInstances: 'The export workflow exports only instances granted to it: instance/* appears only under an aws:ResourceTag condition (allowInstancesTagged) or when the user opted in with allowAnyInstance; the workflow\'s first step refuses every other instance.',
   executions: 'Execution names are derived per request at deploy time; the permission is limited to executions of the library\'s own export state machine.',
@@ -118,7 +119,11 @@ export function acknowledgeExportBucket(bucket: IConstruct, options: ExportBucke
  * construct), without resolving it (its statements still grow with each export).
  */
 export function acknowledgeServiceRolePolicy(scope: IConstruct, objectsArn: string): void {
-  acknowledge(scope, both('IAMNoInlinePolicy', REASONS.inlinePolicy));
+  acknowledge(scope, [
+    ...both('IAMNoInlinePolicy', REASONS.inlinePolicy),
+    { id: 'AwsSolutions-IAM5[Resource::*]', reason: REASONS.serviceRoleSnapshots },
+    { id: 'AwsSolutions-IAM5[Action::ec2:Describe*]', reason: REASONS.serviceRoleSnapshots },
+  ]);
   acknowledgeWildcard(scope, 's3:PutObject', objectsArn);
 }
 
