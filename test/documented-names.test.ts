@@ -137,6 +137,21 @@ describe('tag, events and the grants variable', () => {
     const events = readmeSection('## Events and alarms');
     expect(events).toContain(`| \`source\` | \`${Events.SOURCE}\``);
     expect(events).toContain(`| \`detail-type\` | \`${Events.SUCCEEDED}\` or \`${Events.FAILED}\``);
+    expect(events.replace(/\s+/g, ' ')).toContain(`the workflow also publishes \`${Events.PROGRESS}\``);
+  });
+
+  test('the progress event: the state machine publishes the detail-type and the detail fields the README lists', () => {
+    const stack = new Stack(new App(), 'Progress', { env: { account: '123456789012', region: 'eu-west-1' } });
+    InstanceExportWorkflow.of(stack);
+    const states = collectStates(definitionFromTemplate(Template.fromStack(stack)));
+    const [entry] = states.get(StateNames.PUBLISH_PROGRESS)!.Parameters.Entries;
+    expect([entry.Source, entry.DetailType]).toEqual([Events.SOURCE, Events.PROGRESS]);
+    const published = Object.keys(entry.Detail).map((key) => key.replace(/\.\$$/, '')).sort();
+    // The README's table of the progress event's detail (the one whose first row is `kind`).
+    const events = readmeSection('## Events and alarms');
+    const table = events.slice(events.indexOf('| field | value |\n|---|---|\n| `kind`')).split('\n\n')[0];
+    expect(firstCells(table).map((cell) => cell.replace(/^`|`$/g, '')).sort()).toEqual(published);
+    expect(entry.Detail).toMatchObject({ kind: 'image', status: 'RUNNING' });
   });
 
   test('the grants variable: the lambda constant equals the documented name', () => {

@@ -63,6 +63,25 @@ export const StateNames = {
   ADOPTED_TASK_COMPLETED: 'AdoptedTaskCompleted',
   TASK_CANCELLED: 'TaskCancelled',
   TASK_CANCELLED_WITHOUT_MESSAGE: 'TaskCancelledWithoutMessage',
+  // Image export's poll loop: the rows of the same table that start with "image export:".
+  COUNT_IMAGE_SHORT_POLL: 'CountImageShortPoll',
+  WAIT_IMAGE_SHORT_POLL: 'WaitImageShortPoll',
+  WAIT_IMAGE_LONG_POLL: 'WaitImageLongPoll',
+  DESCRIBE_EXPORT_IMAGE_TASK: 'DescribeExportImageTask',
+  CHECK_EXPORT_IMAGE_STATE: 'CheckExportImageState',
+  IMAGE_TASK_NOT_LISTED: 'ImageTaskNotListed',
+  COUNT_FAILED_IMAGE_POLL: 'CountFailedImagePoll',
+  CHECK_FAILED_IMAGE_POLLS: 'CheckFailedImagePolls',
+  WAIT_AFTER_FAILED_IMAGE_POLL: 'WaitAfterFailedImagePoll',
+  IMAGE_WATCH_LOST: 'ImageWatchLost',
+  IMAGE_WATCH_LOST_WITHOUT_CAUSE: 'ImageWatchLostWithoutCause',
+  RECORD_IMAGE_COMPLETION: 'RecordImageCompletion',
+  IMAGE_TASK_COMPLETED: 'ImageTaskCompleted',
+  IMAGE_TASK_DELETED: 'ImageTaskDeleted',
+  IMAGE_TASK_DELETED_WITHOUT_MESSAGE: 'ImageTaskDeletedWithoutMessage',
+  PUBLISH_PROGRESS: 'PublishProgress',
+  RECORD_PROGRESS: 'RecordProgress',
+  CHECK_IMAGE_POLL_COUNT: 'CheckImagePollCount',
   DEADLINE: 'Deadline',
   DEADLINE_REACHED: 'DeadlineReached',
   FINISH: 'Finish',
@@ -94,13 +113,17 @@ export const ManagedTag = {
 } as const;
 
 /**
- * The events the workflow publishes when an export ends. Source: README.md, "Events and alarms"
- * (the field table: `source`, `detail-type`).
+ * The events the workflow publishes. Source: README.md, "Events and alarms": the field table
+ * (`source`, `detail-type`) for the outcome events, and the paragraph after it ("the workflow also
+ * publishes `VM Export Progress`", an image export's progress). Keys as in the library's
+ * `WorkflowEvents`.
  */
 export const Events = {
   SOURCE: 'cdk-vm-export',
   SUCCEEDED: 'VM Export Succeeded',
   FAILED: 'VM Export Failed',
+  // The paragraph after the field table: image export only, while the task runs.
+  PROGRESS: 'VM Export Progress',
 } as const;
 
 /**
