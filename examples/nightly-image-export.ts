@@ -26,7 +26,7 @@ import {
   aws_stepfunctions_tasks as tasks,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { DiskImageFormat, InstanceExportWorkflow, VmExportBucket, VmImportServiceRole } from '../src';
+import { DiskImageFormat, InstanceExportWorkflow, VmExportBucket, VmImportServiceRole, WorkflowImageExportInputs } from '../src';
 
 /** The SSM parameter holding the family's newest AMI id (written by the image pipeline). */
 export const LATEST_IMAGE_PARAMETER = '/golden/linux/latest';
@@ -89,17 +89,18 @@ export class NightlyImageExportStack extends Stack {
       resultSelector: { 'imageId.$': '$.Parameter.Value' },
       resultPath: '$.latest',
     });
-    // The workflow's image input (the README's input table); the workflow checks it when it runs.
+    // The workflow's image input (the README's input table), checked at synth where the values
+    // are known; the workflow checks the rest (the AMI id read at run time) when it runs.
     const exportImage = new tasks.StepFunctionsStartExecution(this, 'ExportImage', {
       stateMachine: this.workflow.stateMachine,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      input: sfn.TaskInput.fromObject({
+      input: WorkflowImageExportInputs.toTaskInput({
         imageId: sfn.JsonPath.stringAt('$.latest.imageId'),
         s3Bucket: this.exportBucket.bucketName,
         s3Prefix: NIGHTLY_IMAGE_PREFIX,
         diskImageFormat: DiskImageFormat.VMDK,
         roleName: this.serviceRole.roleName,
-        deadlineSeconds: NIGHTLY_IMAGE_DEADLINE.toSeconds(),
+        deadline: NIGHTLY_IMAGE_DEADLINE,
         description: 'nightly export of the newest golden image',
         // A retried delivery of the same night's schedule adopts the export it already started.
         clientToken: sfn.JsonPath.format('nightly-{}', sfn.JsonPath.stringAt('$.scheduledTime')),

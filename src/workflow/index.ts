@@ -3,3 +3,4 @@ export * from './export-formats';
 export * from './export-events';
 export * from './instance-export-workflow';
 export * from './workflow-input';
+export * from './workflow-image-input';

@@ -1,8 +1,9 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { CANONICAL_ID_PATTERN, PREFIX_FORBIDDEN_CHARACTERS } from '../internal';
+import { commonInputProblems, known } from './input-checks';
+import { CANONICAL_ID_PATTERN } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 
 /**
@@ -91,17 +92,6 @@ export interface WorkflowExportInput {
 }
 
 const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
-const MIN_DEADLINE = Duration.minutes(1);
-const MAX_DEADLINE = Duration.days(7);
-
-/** A token, or a placeholder the starting service fills in. */
-function isPlaceholder(value: string): boolean {
-  return Token.isUnresolved(value) || /<aws\.scheduler\.[^>]+>/.test(value) || /#\{[^}]+\}/.test(value);
-}
-
-function known(value: string | undefined): value is string {
-  return typeof value === 'string' && !isPlaceholder(value);
-}
 
 /**
  * Turns a `WorkflowExportInput` into the input of the export workflow for the ways it is
@@ -197,33 +187,7 @@ function validate(input: WorkflowExportInput): void {
   if (input.containerFormat === ContainerFormat.OVA && effectiveDisk !== DiskImageFormat.VMDK) {
     errors.push('containerFormat OVA only wraps VMDK images: use ContainerFormat.NONE (or omit it).');
   }
-  const prefix = input.s3Prefix;
-  if (known(prefix)) {
-    const forbidden = PREFIX_FORBIDDEN_CHARACTERS.filter((c) => prefix.includes(c));
-    if (forbidden.length > 0) {
-      errors.push(`s3Prefix '${prefix}' contains ${forbidden.map((c) => `'${c}'`).join(', ')}: choose a prefix without them.`);
-    }
-    if (prefix.startsWith('/')) {
-      errors.push(`s3Prefix '${prefix}' starts with '/': S3 keys have no leading slash. Use '${prefix.replace(/^\/+/, '')}'.`);
-    } else if (prefix !== '' && !prefix.endsWith('/')) {
-      errors.push(`s3Prefix '${prefix}' does not end with '/': the service appends the task id directly. Use '${prefix}/'.`);
-    }
-  }
-  if (known(input.description) && input.description.length > 255) {
-    errors.push(`description is ${input.description.length} characters long: the service takes at most 255. Shorten it.`);
-  }
-  const deadline = input.deadline;
-  if (deadline !== undefined && !deadline.isUnresolved()) {
-    const seconds = deadline.toSeconds({ integral: false });
-    if (!Number.isInteger(seconds) || seconds < MIN_DEADLINE.toSeconds() || seconds > MAX_DEADLINE.toSeconds()) {
-      errors.push(`deadline is ${deadline.toHumanString()}: use whole seconds from 1 minute to 7 days.`);
-    }
-  }
-  for (const key of Object.keys(input.tags ?? {})) {
-    if (key.toLowerCase().startsWith('aws:') || key.startsWith('vm-export:')) {
-      errors.push(`tags has the key '${key}': keys starting with 'aws:' or 'vm-export:' are reserved. Rename the tag.`);
-    }
-  }
+  errors.push(...commonInputProblems(input));
   if (known(input.canonicalId) && !CANONICAL_ID_PATTERN.test(input.canonicalId)) {
     errors.push(`canonicalId '${input.canonicalId}' is not a canonical user ID: use 64 lowercase hexadecimal characters, or omit it.`);
   }
