@@ -252,6 +252,21 @@ describe('an existing service role', () => {
     expect(() => VmImportServiceRole.fromRoleName(newStack(), 'Vmimport', name)).toThrow(message);
   });
 
+  test('by ARN, for a role with a path: RoleName is the last part, PassRole and the grants use the full ARN', () => {
+    const stack = newStack();
+    const serviceRole = VmImportServiceRole.fromRoleArn(stack, 'Vmimport', 'arn:aws:iam::123456789012:role/service-role/vmimport');
+    imageExportIn(stack, { serviceRole });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('Custom::VmImageExport', { RoleName: 'vmimport' });
+    const statements = ofType(template, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    expect(statements.filter((s: any) => s.Action === 'iam:PassRole').map((s: any) => s.Resource)).toEqual(['arn:aws:iam::123456789012:role/service-role/vmimport']);
+    expect(statements.find((s: any) => s.Sid === 'ReadServiceRolesForPreflight').Resource).toBe('arn:aws:iam::123456789012:role/service-role/vmimport');
+  });
+
+  test.each(['vmimport', 'arn:aws:iam::123456789012:user/vmimport', 'arn:aws:s3:::bucket'])('fromRoleArn refuses %s with the fix', (notARoleArn) => {
+    expect(() => VmImportServiceRole.fromRoleArn(newStack(), 'Vmimport', notARoleArn)).toThrow(/is not the ARN of an IAM role: pass a literal 'arn:<partition>:iam::<account>:role\/<path>\/<name>'/);
+  });
+
   test('restrictToAccount: false keeps only the external id condition', () => {
     const stack = newStack();
     new VmImportServiceRole(stack, 'Open', { restrictToAccount: false, roleName: 'vmimport' });

@@ -10,6 +10,11 @@
  * waits for the export. The assertions check the export image task (completed) and the object
  * (HeadObject on the exported key).
  *
+ * Not known before a real run: Amazon Linux 2023 AMIs boot in `uefi-preferred` mode, and the
+ * guide refuses "hybrid configurations" (GRUB2 enabled for both BIOS and UEFI) without saying
+ * whether such an AMI is one; if the export task ends `deleted` for that reason, build the image
+ * from an AMI that boots in one mode.
+ *
  * Snapshot (offline, no deployment): `npx projen integ:snapshot`; verify: `npx projen integ:verify`.
  * Deploy for real (an AWS account, 40-90 minutes: the image build, then the export):
  *   npx integ-runner --language typescript --directory test --update-on-failed --force

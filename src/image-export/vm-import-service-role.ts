@@ -164,7 +164,26 @@ export class VmImportServiceRole extends VmImportServiceRoleBase {
    * @param options whether the library attaches its bucket grants to the role
    */
   public static fromRoleName(scope: Construct, id: string, roleName: string, options: VmImportServiceRoleImportOptions = {}): IVmImportServiceRole {
-    return new ImportedVmImportServiceRole(scope, id, roleName, options.addGrants ?? true);
+    checkRoleName(scope, 'roleName', roleName);
+    const arn = Stack.of(scope).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: roleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    return new ImportedVmImportServiceRole(scope, id, roleName, arn, options.addGrants ?? true);
+  }
+
+  /**
+   * Uses an existing service role by ARN: for a role with a path (`arn:aws:iam::<account>:role/<path>/<name>`),
+   * whose ARN is not `role/<name>`. ExportImage takes the last part, the role's name.
+   *
+   * @param scope the scope
+   * @param id the construct id
+   * @param roleArn the role's ARN (a literal: its name is read from it)
+   * @param options whether the library attaches its bucket grants to the role
+   */
+  public static fromRoleArn(scope: Construct, id: string, roleArn: string, options: VmImportServiceRoleImportOptions = {}): IVmImportServiceRole {
+    const match = /^arn:[a-z-]+:iam::\d{12}:role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]{1,64})$/.exec(roleArn);
+    if (Token.isUnresolved(roleArn) || !match) {
+      throw new Error(`${scope.node.path}: roleArn '${roleArn}' is not the ARN of an IAM role: pass a literal 'arn:<partition>:iam::<account>:role/<path>/<name>' (or use fromRoleName for a role without a path).`);
+    }
+    return new ImportedVmImportServiceRole(scope, id, match[1], roleArn, options.addGrants ?? true);
   }
 
   public readonly roleName: string;
@@ -230,12 +249,11 @@ class ImportedVmImportServiceRole extends VmImportServiceRoleBase {
   public readonly roleArn: string;
   protected readonly grantTarget: iam.IRole | undefined;
 
-  constructor(scope: Construct, id: string, roleName: string, addGrants: boolean) {
+  constructor(scope: Construct, id: string, roleName: string, roleArn: string, addGrants: boolean) {
     super(scope, id);
-    checkRoleName(this, 'roleName', roleName);
     this.roleName = roleName;
-    this.roleArn = Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: roleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    this.grantTarget = addGrants ? iam.Role.fromRoleName(this, 'Role', roleName, { mutable: true }) : undefined;
+    this.roleArn = roleArn;
+    this.grantTarget = addGrants ? iam.Role.fromRoleArn(this, 'Role', roleArn, { mutable: true }) : undefined;
   }
 }
 
