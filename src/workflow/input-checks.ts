@@ -59,3 +59,13 @@ export function commonInputProblems(input: CommonInputFields): string[] {
   }
   return errors;
 }
+
+/** The object without its undefined keys (the workflow applies its defaults to absent keys). */
+export function withoutUndefined(out: { [key: string]: any }): { [key: string]: any } {
+  for (const key of Object.keys(out)) {
+    if (out[key] === undefined) {
+      delete out[key];
+    }
+  }
+  return out;
+}

@@ -3,7 +3,7 @@ import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { DiskImageFormat } from './export-formats';
-import { commonInputProblems, known } from './input-checks';
+import { commonInputProblems, known, withoutUndefined } from './input-checks';
 
 /**
  * The input of one execution of the export workflow that exports an AMI (`ExportImage`), as a
@@ -109,12 +109,7 @@ export class WorkflowImageExportInputs {
       preflight: input.preflight,
       clientToken: input.clientToken,
     };
-    for (const key of Object.keys(out)) {
-      if (out[key] === undefined) {
-        delete out[key];
-      }
-    }
-    return out;
+    return withoutUndefined(out);
   }
 
   /**

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { commonInputProblems, known } from './input-checks';
+import { commonInputProblems, known, withoutUndefined } from './input-checks';
 import { CANONICAL_ID_PATTERN } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 
@@ -122,12 +122,7 @@ export class WorkflowExportInputs {
       clientToken: input.clientToken,
       canonicalId: input.canonicalId,
     };
-    for (const key of Object.keys(out)) {
-      if (out[key] === undefined) {
-        delete out[key];
-      }
-    }
-    return out;
+    return withoutUndefined(out);
   }
 
   /**

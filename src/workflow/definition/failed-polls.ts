@@ -61,3 +61,46 @@ export function buildFailedPollCounter(scope: Construct, describe: sfn.IChainabl
   wait.next(describe);
   return count;
 }
+
+/** The state names of one poll loop's counter and waits. */
+export interface PollTimerNames {
+  readonly countShortPoll: string;
+  readonly waitShortPoll: string;
+  readonly waitLongPoll: string;
+}
+
+/** A poll loop's counter and waits. */
+export interface PollTimers {
+  readonly countShortPoll: sfn.Pass;
+  readonly waitShortPoll: sfn.Wait;
+  readonly waitLongPoll: sfn.Wait;
+}
+
+/** A poll loop's short-poll counter and its two waits (the same timings for both kinds of export). */
+export function buildPollTimers(scope: Construct, names: PollTimerNames): PollTimers {
+  const countShortPoll = sfn.Pass.jsonPath(scope, names.countShortPoll, {
+    comment: `Count the short polls (${WorkflowTimings.SHORT_POLL_COUNT} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
+    parameters: {
+      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${WorkflowPaths.POLL}.count`), 1),
+    },
+    resultPath: WorkflowPaths.POLL,
+  });
+  const waitShortPoll = sfn.Wait.jsonPath(scope, names.waitShortPoll, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SHORT_POLL_SECONDS)),
+  });
+  const waitLongPoll = sfn.Wait.jsonPath(scope, names.waitLongPoll, {
+    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.LONG_POLL_SECONDS)),
+  });
+  return { countShortPoll, waitShortPoll, waitLongPoll };
+}
+
+/** A poll only reads, so any failure is retried quickly (then counted by the failed-poll loop). */
+export function addPollRetry(describe: sfn.TaskStateBase): void {
+  describe.addRetry({
+    errors: [sfn.Errors.ALL],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: WorkflowTimings.DESCRIBE_RETRY_MAX_ATTEMPTS,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+}

@@ -4,7 +4,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SIGNAL_DATA_SEPARATOR } from '../../internal/export-constants';
 import { WorkflowErrors, WorkflowEvents, WorkflowPaths, WorkflowStateNames as N, WorkflowTimings } from '../export-workflow-names';
-import { buildFailedPollCounter, FailedPollNames } from './failed-polls';
+import { addPollRetry, buildFailedPollCounter, buildPollTimers, FailedPollNames } from './failed-polls';
 import { presentString } from './state-helpers';
 
 /** The image loop's failed-poll states. */
@@ -34,18 +34,10 @@ const LAST_PROGRESS = `${WorkflowPaths.PROGRESS}.last`;
  * (CountImageShortPoll).
  */
 export function buildImagePollLoop(scope: Construct): sfn.IChainable {
-  const countShortPoll = sfn.Pass.jsonPath(scope, N.COUNT_IMAGE_SHORT_POLL, {
-    comment: `Count the short polls (${WorkflowTimings.SHORT_POLL_COUNT} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
-    parameters: {
-      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${WorkflowPaths.POLL}.count`), 1),
-    },
-    resultPath: WorkflowPaths.POLL,
-  });
-  const waitShortPoll = sfn.Wait.jsonPath(scope, N.WAIT_IMAGE_SHORT_POLL, {
-    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SHORT_POLL_SECONDS)),
-  });
-  const waitLongPoll = sfn.Wait.jsonPath(scope, N.WAIT_IMAGE_LONG_POLL, {
-    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.LONG_POLL_SECONDS)),
+  const { countShortPoll, waitShortPoll, waitLongPoll } = buildPollTimers(scope, {
+    countShortPoll: N.COUNT_IMAGE_SHORT_POLL,
+    waitShortPoll: N.WAIT_IMAGE_SHORT_POLL,
+    waitLongPoll: N.WAIT_IMAGE_LONG_POLL,
   });
   const describe = buildDescribeImageTask(scope);
   const failedPoll = buildFailedPollCounter(scope, describe, IMAGE_FAILED_POLLS);
@@ -79,13 +71,7 @@ function buildDescribeImageTask(scope: Construct): tasks.CallAwsService {
     resultPath: WorkflowPaths.DESCRIBE,
   });
   // As for DescribeExportTasks: a poll only reads, so any failure is retried, then counted.
-  describe.addRetry({
-    errors: [sfn.Errors.ALL],
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-    maxAttempts: WorkflowTimings.DESCRIBE_RETRY_MAX_ATTEMPTS,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
+  addPollRetry(describe);
   return describe;
 }
 

@@ -1,10 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { SIGNAL_DATA_SEPARATOR } from '../../internal/export-constants';
 import { WorkflowErrors, WorkflowPaths, WorkflowStateNames as N, WorkflowTimings } from '../export-workflow-names';
-import { buildFailedPollCounter, FailedPollNames } from './failed-polls';
+import { addPollRetry, buildFailedPollCounter, buildPollTimers, FailedPollNames } from './failed-polls';
 import { presentString } from './state-helpers';
 
 /** The instance loop's failed-poll states. */
@@ -24,18 +23,10 @@ const INSTANCE_FAILED_POLLS: FailedPollNames = {
  * reads; a failed poll goes to the failed-poll loop. Returns the loop's entry (CountShortPoll).
  */
 export function buildPollLoop(scope: Construct): sfn.IChainable {
-  const countShortPoll = sfn.Pass.jsonPath(scope, N.COUNT_SHORT_POLL, {
-    comment: `Count the short polls (${WorkflowTimings.SHORT_POLL_COUNT} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
-    parameters: {
-      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${WorkflowPaths.POLL}.count`), 1),
-    },
-    resultPath: WorkflowPaths.POLL,
-  });
-  const waitShortPoll = sfn.Wait.jsonPath(scope, N.WAIT_SHORT_POLL, {
-    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SHORT_POLL_SECONDS)),
-  });
-  const waitLongPoll = sfn.Wait.jsonPath(scope, N.WAIT_LONG_POLL, {
-    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.LONG_POLL_SECONDS)),
+  const { countShortPoll, waitShortPoll, waitLongPoll } = buildPollTimers(scope, {
+    countShortPoll: N.COUNT_SHORT_POLL,
+    waitShortPoll: N.WAIT_SHORT_POLL,
+    waitLongPoll: N.WAIT_LONG_POLL,
   });
   const describe = buildDescribe(scope);
   const failedPoll = buildFailedPollCounter(scope, describe, INSTANCE_FAILED_POLLS);
@@ -67,13 +58,7 @@ function buildDescribe(scope: Construct): tasks.CallAwsService {
   // Every EC2 error reaches an AWS SDK integration as Ec2.Ec2Exception, with a Cause that holds
   // the message and the HTTP status but not the error code: a poll cannot tell throttling from
   // anything else. A poll only reads, so any failure is retried, then counted, never fatal.
-  describe.addRetry({
-    errors: [sfn.Errors.ALL],
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-    maxAttempts: WorkflowTimings.DESCRIBE_RETRY_MAX_ATTEMPTS,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
+  addPollRetry(describe);
   return describe;
 }
 
