@@ -7,8 +7,8 @@
  * template growth, Lambda invocations per custom resource event, synth time, handler bundles
  * (size and load time); `--with-tests` adds the test suite's wall time. Writes the output to
  * bench/RESULTS.md.
- * `--ci`: only the cheap subset (template growth, invocations per event, bundle sizes); writes
- * no file.
+ * `--ci`: only the cheap subset (template growth, invocations per event, bundle sizes, a fleet
+ * of 10 exports); writes no file. Full mode adds the fleet's baselines and mixed durations.
  * Exits 1 when a budget is broken (in both modes).
  */
 import '../test/setup/with-resolvers';
@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { measureBundles } from './bundles';
+import { measureFleet } from './fleet';
 import { measureInvocations } from './invocations';
 import { measureSynthTime } from './synth-time';
 import { Section, formatSection, formatSummary } from './table';
@@ -45,7 +46,7 @@ function parseArgs(argv: string[]): Options {
 function header(options: Options): string {
   const cpus = os.cpus();
   const mode = options.ci
-    ? 'CI subset (--ci): template growth, invocations per custom resource event, bundle sizes'
+    ? 'CI subset (--ci): template growth, invocations per custom resource event, bundle sizes, fleet of 10'
     : `full${options.withTests ? ' with the test suite' : ' (test suite skipped: --with-tests)'}, ${options.runs} runs per timing`;
   return [
     '# cdk-vm-export benchmark',
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
   emit(await timed('invocations', timings, measureInvocations));
   if (!options.ci) emit(await timed('synth time', timings, () => measureSynthTime(options.runs)));
   emit(await timed('bundles', timings, () => measureBundles(options.ci ? 0 : options.runs)));
+  emit(await timed('fleet', timings, () => measureFleet(options.ci)));
   if (!options.ci && options.withTests) emit(await timed('test suite', timings, measureTestSuite));
 
   const summary = formatSummary(sections);

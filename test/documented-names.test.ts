@@ -8,9 +8,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { EXPORT_GRANTS_VARIABLE, Errors, Events, ManagedTag, StateNames } from './support/documented-names';
+import { EXPORT_GRANTS_VARIABLE, Errors, Events, FLEET_FINISHED, FleetErrors, FleetStateNames, ManagedTag, StateNames } from './support/documented-names';
 import { collectStates, definitionFromTemplate } from './support/local-sfn';
 import * as contract from '../lambda/shared/contract';
+import { FLEET_FINISHED_EVENT, FleetStateNames as LibraryFleetStateNames } from '../src/fleet/fleet-names';
+import { InstanceExportFleet } from '../src/fleet/instance-export-fleet';
 import * as constants from '../src/internal/export-constants';
 import { ExportEventType } from '../src/workflow/export-events';
 import { MANAGED_TAG, WorkflowErrors, WorkflowEvents, WorkflowStateNames } from '../src/workflow/export-workflow-names';
@@ -67,9 +69,10 @@ describe('error names', () => {
       THROTTLED: contract.ERROR_THROTTLED,
       TRANSIENT: contract.ERROR_TRANSIENT,
     }).toEqual(Errors);
-    // No ERROR_* constant that the README does not document.
+    // No ERROR_* constant that the README does not document (the export workflow's and the fleet's).
     const declared = Object.entries(contract).filter(([name]) => name.startsWith('ERROR_')).map(([, value]) => value);
-    expect(declared.sort()).toEqual(Object.values(Errors).sort());
+    expect(declared.sort()).toEqual([...Object.values(Errors), ...Object.values(FleetErrors)].sort());
+    expect({ FLEET_FAILED: contract.ERROR_FLEET_FAILED, LISTING_FAILED: contract.ERROR_LISTING_FAILED }).toEqual(FleetErrors);
   });
 
   test('the mirror in src/ agrees with lambda/shared/contract.ts, internal names included', () => {
@@ -158,5 +161,32 @@ describe('tag, events and the grants variable', () => {
     expect(contract.ENV_EXPORT_GRANTS).toBe(EXPORT_GRANTS_VARIABLE);
     expect(readmeSection('## Running the workflow outside CloudFormation'))
       .toContain(`variable \`${EXPORT_GRANTS_VARIABLE}\``);
+  });
+});
+
+describe('fleet names', () => {
+  const fleetSection = () => readmeSection('## Exporting a fleet (InstanceExportFleet)');
+
+  test('src/fleet/fleet-names.ts: the documented state names and event', () => {
+    expect(LibraryFleetStateNames).toEqual(FleetStateNames);
+    expect(FLEET_FINISHED_EVENT).toBe(FLEET_FINISHED);
+    expect(InstanceExportFleet.FINISHED_EVENT).toBe(FLEET_FINISHED);
+  });
+
+  test('the synthesized fleet state machine has exactly the documented states', () => {
+    const stack = new Stack(new App(), 'FleetNames');
+    InstanceExportFleet.of(stack);
+    const states = collectStates(definitionFromTemplate(Template.fromStack(stack), 'VmExportFleet'));
+    expect([...states.keys()].sort()).toEqual(Object.values(FleetStateNames).sort());
+  });
+
+  test('the literals are the README\'s: the fleet\'s state table and error table', () => {
+    const section = fleetSection();
+    const states = firstCells(section.slice(section.indexOf('| state | type | what it does |')))
+      .flatMap((cell) => cell.split(', ')).map((cell) => cell.replace(/`/g, ''));
+    expect(states.sort()).toEqual(Object.values(FleetStateNames).sort());
+    const errors = firstCells(section.slice(section.indexOf('| error | meaning |')).split('\n\n')[0]);
+    expect(errors).toEqual([FleetErrors.FLEET_FAILED, Errors.INVALID_INPUT, FleetErrors.LISTING_FAILED, Errors.WORKFLOW_ERROR].map((name) => `\`${name}\``));
+    expect(section).toContain(`\`${FLEET_FINISHED}\` event`);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Synth tests of the pipeline, workflow-as-a-target, same-stack-instance, Image Builder export
- * and nightly image export examples (examples/pipeline-stage.ts, examples/workflow-targets.ts,
- * examples/same-stack-instance.ts, examples/image-builder-export.ts,
- * examples/nightly-image-export.ts).
+ * nightly image export and nightly fleet export examples (examples/pipeline-stage.ts,
+ * examples/workflow-targets.ts, examples/same-stack-instance.ts, examples/image-builder-export.ts,
+ * examples/nightly-image-export.ts, examples/nightly-fleet-export.ts).
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -13,6 +13,13 @@ import {
   GOLDEN_IMAGE_URI_PARAMETER,
   buildImageBuilderExportApp,
 } from '../examples/image-builder-export';
+import {
+  NIGHTLY_FLEET_CONCURRENCY,
+  NIGHTLY_FLEET_DEADLINE,
+  NIGHTLY_FLEET_PREFIX,
+  NIGHTLY_TAG,
+  buildNightlyFleetApp,
+} from '../examples/nightly-fleet-export';
 import {
   LATEST_IMAGE_PARAMETER,
   NIGHTLY_IMAGE_DEADLINE,
@@ -28,8 +35,9 @@ import {
   TARGETS_INSTANCE_ID,
   buildWorkflowTargetsApp,
 } from '../examples/workflow-targets';
+import { prepareFleet } from '../lambda/shared/fleet';
 import { DOCUMENTED_IMAGE_INPUT_KEYS, normalizeImageRequest } from '../lambda/shared/image-normalize';
-import { ImageExport, InstanceExport, InstanceExportWorkflow, VmExportBucket, VmImportServiceRole } from '../src';
+import { ImageExport, InstanceExport, InstanceExportFleet, InstanceExportWorkflow, VmExportBucket, VmImportServiceRole } from '../src';
 
 /** CodePipeline quotas: a CloudFormation deployment action times out after 3 days. */
 const CLOUDFORMATION_ACTION_TIMEOUT_SECONDS = 3 * 24 * 3600;
@@ -332,7 +340,7 @@ function exportableImages(statements: any[]): string[] {
 function isLibraryConstruct(stack: Stack, construct: IConstruct): boolean {
   const below = construct.node.scopes.slice(construct.node.scopes.indexOf(stack) + 1);
   return below.some((s) => s instanceof VmExportBucket || s instanceof InstanceExport || s instanceof ImageExport
-    || s instanceof InstanceExportWorkflow || s instanceof VmImportServiceRole
+    || s instanceof InstanceExportWorkflow || s instanceof VmImportServiceRole || s instanceof InstanceExportFleet
     || (s.node.scope === stack && /^VmExport/.test(s.node.id)));
 }
 
@@ -584,5 +592,64 @@ describe('examples/nightly-image-export.ts', () => {
     for (const c of acks) {
       expect({ where: c.node.path, library: isLibraryConstruct(stack, c) }).toEqual({ where: c.node.path, library: true });
     }
+  });
+});
+
+describe('examples/nightly-fleet-export.ts', () => {
+  const { stack } = buildNightlyFleetApp();
+  const template = Template.fromStack(stack);
+  const fleetId: string = stack.resolve(stack.fleet.stateMachine.stateMachineArn).Ref;
+  const bucketId = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) => id.startsWith('ExportBucket'))!;
+  const [schedule] = Object.values(template.findResources('AWS::Scheduler::Schedule')) as any[];
+  const input = JSON.parse(flatten(schedule.Properties.Target.Input));
+
+  test('EventBridge Scheduler starts the fleet every night at 01:00 Berlin, with the tag filter and the night\'s token', () => {
+    expect(schedule.Properties.ScheduleExpression).toBe('cron(0 1 * * ? *)');
+    expect(schedule.Properties.ScheduleExpressionTimezone).toBe('Europe/Berlin');
+    expect(schedule.Properties.Target.Arn).toEqual({ Ref: fleetId });
+    expect(input).toEqual({
+      instanceFilters: [{ Name: `tag:${NIGHTLY_TAG.key}`, Values: [NIGHTLY_TAG.value] }],
+      maxConcurrentExports: NIGHTLY_FLEET_CONCURRENCY,
+      targetEnvironment: 'vmware',
+      s3Bucket: `\${${bucketId}}`,
+      s3Prefix: NIGHTLY_FLEET_PREFIX,
+      deadlineSeconds: NIGHTLY_FLEET_DEADLINE.toSeconds(),
+      clientToken: 'nightly-<aws.scheduler.scheduled-time>',
+    });
+    // The schedule's role starts the fleet and nothing else (not the export workflow itself).
+    expect(roleStatements(template, schedule.Properties.Target.RoleArn['Fn::GetAtt'][0])).toEqual([
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: fleetId } }),
+    ]);
+  });
+
+  test('what the fleet receives on a night is a fleet input its first step accepts', () => {
+    const received = { ...input, s3Bucket: 'the-export-bucket', clientToken: 'nightly-2026-12-01T00:00:00Z' };
+    const plan = prepareFleet(received, 'arn:aws:states:eu-west-1:111111111111:execution:Fleet:night');
+    expect(plan).toMatchObject({ listInstances: true, maxConcurrentExports: 5, tokenPrefix: 'nightly-2026-12-01T00:00:00Z-' });
+    expect(plan.filters[0]).toEqual({ Name: 'tag:vm-export', Values: ['nightly'] });
+  });
+
+  test('the workflow exports exactly the instances with the fleet\'s tag (and no instance by id)', () => {
+    const statements = roleStatements(template, /ExportTaskRole/);
+    const creates = statements.filter((st) => asList(st.Action).includes('ec2:CreateInstanceExportTask') && asList(st.Resource).map(flatten).some((r) => r.includes(':instance/')));
+    expect(creates.map((st) => [asList(st.Resource).map(flatten), st.Condition])).toEqual([[
+      ['arn:${AWS::Partition}:ec2:eu-west-1:111111111111:instance/*'],
+      { StringEquals: { [`aws:ResourceTag/${NIGHTLY_TAG.key}`]: NIGHTLY_TAG.value } },
+    ]]);
+  });
+
+  test('each night\'s report goes to the topic', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['cdk-vm-export'], 'detail-type': ['VM Export Fleet Finished'], 'resources': [{ Ref: fleetId }] },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^FleetReports') } })],
+    });
+  });
+
+  test('cdk-nag (AwsSolutions, NIST 800-53 R5, HIPAA) reports nothing unacknowledged on the library\'s constructs', () => {
+    const libraryPaths = stack.node.findAll().filter((c) => isLibraryConstruct(stack, c)).map((c) => c.node.path);
+    for (const id of ['ExportBucket', 'VmExportWorkflow', 'VmExportFleet']) {
+      expect(libraryPaths).toContain(`${stack.node.path}/${id}`);
+    }
+    expect(libraryNagFindings(stack)).toEqual([]);
   });
 });

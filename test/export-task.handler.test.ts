@@ -3,6 +3,7 @@ import { CloudFormationClient, DescribeStackResourceCommand } from '@aws-sdk/cli
 import {
   CancelExportTaskCommand,
   CreateInstanceExportTaskCommand,
+  DescribeExportImageTasksCommand,
   DescribeExportTasksCommand,
   DescribeInstancesCommand,
   EC2Client,
@@ -180,10 +181,27 @@ describe('start', () => {
     expect(ec2Mock).not.toHaveReceivedCommand(CreateInstanceExportTaskCommand);
   });
 
-  test('quota full throws VmExport.QuotaFull for the workflow to retry', async () => {
+  test('quota full with no task visible that holds a slot throws VmExport.QuotaFull for the workflow to retry', async () => {
     ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+    ec2Mock.on(DescribeExportImageTasksCommand).resolves({ ExportImageTasks: [] });
     ec2Mock.on(CreateInstanceExportTaskCommand).rejects(awsError('ResourceLimitExceeded', 'too many conversion tasks'));
     await expect(start(request, clients)).rejects.toMatchObject({ name: ERROR_QUOTA_FULL });
+  });
+
+  test('quota full answers quota-full with the tasks that hold the slots, for the workflow to watch', async () => {
+    const other = { ExportTaskId: 'export-i-0aaaaaaaaaaaaaaaa', State: 'active' as const, Tags: [] };
+    ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [other, { ...other, ExportTaskId: 'export-i-0bbbbbbbbbbbbbbbb', State: 'completed' }] });
+    ec2Mock.on(DescribeExportImageTasksCommand).resolves({ ExportImageTasks: [{ ExportImageTaskId: 'export-ami-0cccccccccccccccc', Status: 'active' }] });
+    ec2Mock.on(CreateInstanceExportTaskCommand).rejects(awsError('ResourceLimitExceeded', 'too many conversion tasks'));
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await expect(start(request, clients)).resolves.toEqual({
+        exportTaskId: '', state: 'quota-full', holders: ['export-i-0aaaaaaaaaaaaaaaa'], imageHolders: ['export-ami-0cccccccccccccccc'],
+      });
+    } finally {
+      log.mockRestore();
+    }
+    expect(ec2Mock).toHaveReceivedCommandTimes(CreateInstanceExportTaskCommand, 1);
   });
 });
 

@@ -143,7 +143,7 @@ describe('InstanceExportWorkflow', () => {
       {
         Sid: 'DescribeForPreflightAndPolling',
         Effect: 'Allow',
-        Action: ['ec2:DescribeExportTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
+        Action: ['ec2:DescribeExportTasks', 'ec2:DescribeExportImageTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
         Resource: '*',
       },
       {

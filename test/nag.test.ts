@@ -8,7 +8,7 @@ import * as path from 'path';
 import { App, Stack, Validations, aws_s3 as s3 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, NagPack } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { InstanceExport, InstanceExportWorkflow, TargetEnvironment, VmExportBucket } from '../src';
+import { InstanceExport, InstanceExportFleet, InstanceExportWorkflow, TargetEnvironment, VmExportBucket } from '../src';
 import { REASONS } from '../src/internal/acknowledgements';
 
 type Env = { account: string; region: string } | undefined;
@@ -29,6 +29,8 @@ function exportStack(env: Env, bucketProps: ConstructorParameters<typeof VmExpor
     deleteObjectOnDelete: true,
     prefix: 'db/',
   });
+  // The fleet workflow of the stack, with a rule on its closing event.
+  InstanceExportFleet.of(stack).onFleetFinished('FleetFinished');
   return stack;
 }
 

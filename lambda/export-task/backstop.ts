@@ -3,9 +3,11 @@
  * ends FAILED, ABORTED or TIMED_OUT here. When the execution ended without the finish step
  * having signalled (the finish step failed, a States.Runtime error, a stop from outside, the
  * execution's own timeout), this sends the wait condition one FAILURE signal with the reason,
- * so that no deployment waits out its full timeout.
+ * so that no deployment waits out its full timeout. An execution stopped from outside also gets
+ * its export task cancelled (no state of a stopped execution runs again).
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { causeText } from '../shared/cause';
 import {
@@ -20,8 +22,10 @@ import {
   EXECUTION_STOPPED_BY_PROVIDER,
 } from '../shared/contract';
 import { errorCode, errorMessage } from '../shared/ec2-errors';
+import { cancelExport, isCancellable } from '../shared/export-task';
 import { handleUrlOf } from '../shared/handle-url';
 import { buildSignal, sendSignal, SignalOptions } from '../shared/signal';
+import { findTaskForAnyRequest } from '../shared/task-lookup';
 
 /** The `detail-type` Step Functions gives execution status changes on the default event bus. */
 export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
@@ -45,6 +49,8 @@ export interface ExecutionStatusChangeEvent {
 export interface BackstopResult {
   readonly action: 'signalled' | 'none';
   readonly why: string;
+  /** For an execution stopped from outside: what became of its export task. */
+  readonly task?: string;
 }
 
 /**
@@ -92,14 +98,16 @@ async function inputOf(sfn: SFNClient, detail: ExecutionStatusChangeEvent['detai
   }
 }
 
-function reasonOf(detail: ExecutionStatusChangeEvent['detail'], input: Record<string, unknown>): string {
+function reasonOf(detail: ExecutionStatusChangeEvent['detail'], input: Record<string, unknown>, task: string | undefined): string {
   const subject = input.instanceId ?? input.imageId;
   const what = typeof subject === 'string' && subject ? `The export of ${subject}` : 'The export';
   const command = input.imageId !== undefined && input.instanceId === undefined ? 'aws ec2 describe-export-image-tasks' : 'aws ec2 describe-export-tasks';
   const error = detail.error ? ` with ${detail.error}` : '';
   const cause = detail.cause ? `: ${causeText(detail.cause)}` : '';
-  return `${what} ended ${detail.status}${error}${cause} (execution ${detail.name ?? detail.executionArn}) before the workflow could report its outcome. `
-    + `Any export task it started was not cancelled by this signal: check it with '${command}', then deploy again.`;
+  const taskText = task === undefined
+    ? `Any export task it started was not cancelled by this signal: check it with '${command}', then deploy again.`
+    : `Its export: ${task}; check it with '${command}', then deploy again.`;
+  return `${what} ended ${detail.status}${error}${cause} (execution ${detail.name ?? detail.executionArn}) before the workflow could report its outcome. ${taskText}`;
 }
 
 /**
@@ -119,23 +127,60 @@ async function withStopError(sfn: SFNClient, detail: ExecutionStatusChangeEvent[
   }
 }
 
-/** Sends the FAILURE signal an execution that ended without signalling owes its wait condition. */
+/** The clients the backstop uses. */
+export interface BackstopClients {
+  readonly sfn: SFNClient;
+  readonly cfn: CloudFormationClient;
+  /** Cancels the export task of an execution stopped from outside. */
+  readonly ec2?: EC2Client;
+}
+
+/**
+ * Cancels the export task of an execution that was stopped from outside (the console, a stopped
+ * fleet, whose `.sync` children Step Functions stops): a stopped execution runs no more states,
+ * so nothing else would. Stops by the export resource (it handles its task itself) and adopted
+ * tasks (another execution started them) are left alone.
+ */
+async function cancelStoppedExport(detail: ExecutionStatusChangeEvent['detail'], clients: BackstopClients): Promise<string | undefined> {
+  if (detail.status !== 'ABORTED' || detail.error === EXECUTION_STOPPED_BY_PROVIDER || !clients.ec2) {
+    return undefined;
+  }
+  const input = await inputOf(clients.sfn, detail);
+  const clientToken = typeof input.clientToken === 'string' ? input.clientToken : '';
+  if (clientToken === '' || input.adoptExportTaskId !== undefined) {
+    return 'no task of its own to cancel (no clientToken in the input, or an adopted task)';
+  }
+  const task = await findTaskForAnyRequest(clients.ec2, { imageId: input.imageId, instanceId: input.instanceId, clientToken });
+  if (!task || !isCancellable(task)) {
+    return task ? `task ${task.ExportTaskId} is ${task.State}: nothing to cancel` : 'it had started no task';
+  }
+  const result = await cancelExport(clients.ec2, task.ExportTaskId!);
+  return result === 'cancelled' ? `task ${task.ExportTaskId} was cancelled` : `task ${task.ExportTaskId} had nothing left to cancel`;
+}
+
+/**
+ * Sends the FAILURE signal an execution that ended without signalling owes its wait condition,
+ * after cancelling the export task of an execution stopped from outside.
+ */
 export async function backstop(
   event: ExecutionStatusChangeEvent,
-  clients: { readonly sfn: SFNClient; readonly cfn: CloudFormationClient },
+  clients: BackstopClients,
   options: SignalOptions = {},
 ): Promise<BackstopResult> {
   const detail = await withStopError(clients.sfn, event.detail);
+  const task = await cancelStoppedExport(detail, clients);
   const skip = noSignalNeeded(detail);
-  const result = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients, options));
+  const signal = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients, options, task));
+  const result = task === undefined ? signal : { ...signal, task };
   console.log(JSON.stringify({ message: 'signal backstop', executionArn: detail.executionArn, status: detail.status, error: detail.error, ...result }));
   return result;
 }
 
 async function signalFor(
   detail: ExecutionStatusChangeEvent['detail'],
-  clients: { readonly sfn: SFNClient; readonly cfn: CloudFormationClient },
+  clients: BackstopClients,
   options: SignalOptions,
+  task: string | undefined,
 ): Promise<BackstopResult> {
   let input: Record<string, unknown>;
   try {
@@ -154,6 +199,6 @@ async function signalFor(
     return { action: 'none', why: 'the wait condition handle no longer exists' };
   }
   const data = detail.error || detail.status;
-  await sendSignal(url, buildSignal(false, data, reasonOf(detail, input)), options);
+  await sendSignal(url, buildSignal(false, data, reasonOf(detail, input, task)), options);
   return { action: 'signalled', why: `ended ${detail.status}${detail.error ? ` with ${detail.error}` : ''} without a signal` };
 }

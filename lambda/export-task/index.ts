@@ -1,5 +1,6 @@
 /**
- * The export workflow's Lambda step: `prepare`, `start` and `finish` (see ExportTaskEvent).
+ * The export workflow's Lambda step: `prepare`, `start` and `finish` (see ExportTaskEvent), and
+ * the fleet workflow's `fleet-prepare`, `fleet-record` and `fleet-finish` (lambda/shared/fleet.ts).
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -13,9 +14,11 @@ import {
   ERROR_DEADLINE_PASSED,
   ERROR_EXPORT_REJECTED,
   ERROR_INVALID_INPUT,
+  ERROR_QUOTA_FULL,
   ERROR_TRANSIENT,
   ExportTaskEvent,
   NormalizedRequest,
+  START_STATE_QUOTA_FULL,
   StartResult,
   WorkflowInput,
   WorkflowOutput,
@@ -23,12 +26,15 @@ import {
 import { VmExportError } from '../shared/ec2-errors';
 import { checkExportGrant, checkImageExportGrant } from '../shared/export-grants';
 import { startExport } from '../shared/export-task';
+import { finishFleet, prepareFleet, recordFailure } from '../shared/fleet';
+import { FleetIterationResult, FleetPlan, FleetSummary } from '../shared/fleet-contract';
 import { ImageWorkflowInput, NormalizedImageRequest } from '../shared/image-contract';
 import { normalizeImageRequest } from '../shared/image-normalize';
 import { runImagePreflight } from '../shared/image-preflight';
 import { startImageExport } from '../shared/image-task';
 import { normalizeRequest } from '../shared/normalize';
 import { runPreflight } from '../shared/preflight';
+import { findSlotHolders, SlotHolders } from '../shared/slot-holders';
 import { kindOf } from '../shared/task-lookup';
 
 export { finish, LATE_START_GRACE_MS } from './finish';
@@ -105,9 +111,32 @@ async function prepareImage(
 /**
  * `start`: adopt, find by client token or create the task (at most once). A new task is never
  * created after the request's deadline (`notAfter`): the finish step may already have looked
- * for it.
+ * for it. When the conversion-task quota is full it answers `state: 'quota-full'` with the
+ * tasks that hold the slots (`holders`, `imageHolders`); when it sees none (imports hold them,
+ * or the lists failed) it throws VmExport.QuotaFull, which the workflow retries with backoff.
  */
-export async function start(request: AnyNormalizedRequest, clients: { readonly ec2: EC2Client }, now: () => number = Date.now): Promise<StartResult> {
+export async function start(
+  request: AnyNormalizedRequest,
+  clients: { readonly ec2: EC2Client },
+  now: () => number = Date.now,
+): Promise<StartResult | (StartResult & SlotHolders)> {
+  try {
+    return await startOnce(request, clients, now);
+  } catch (err) {
+    if (!(err instanceof VmExportError) || err.name !== ERROR_QUOTA_FULL) {
+      throw err;
+    }
+    // The workflow waits for one of the holders to end (polling them without Lambda), then calls start again.
+    const holders = await findSlotHolders(clients.ec2);
+    if (holders.holders.length === 0 && holders.imageHolders.length === 0) {
+      throw err; // nothing to watch (imports hold the slots, or the lists failed): retried with backoff
+    }
+    console.log(JSON.stringify({ message: 'waiting for a conversion-task slot', holders: holders.holders.length, imageHolders: holders.imageHolders.length }));
+    return { exportTaskId: '', state: START_STATE_QUOTA_FULL, ...holders };
+  }
+}
+
+async function startOnce(request: AnyNormalizedRequest, clients: { readonly ec2: EC2Client }, now: () => number): Promise<StartResult> {
   const image = request.kind === 'image';
   const mayCreate = () => {
     if (request.notAfter !== undefined && now() >= request.notAfter) {
@@ -155,9 +184,9 @@ function retriedWhilePropagating(err: unknown, request: NormalizedImageRequest, 
 export async function handler(
   event: ExportTaskEvent,
   context?: { readonly invokedFunctionArn?: string },
-): Promise<AnyNormalizedRequest | StartResult | WorkflowOutput | BackstopResult> {
+): Promise<AnyNormalizedRequest | StartResult | WorkflowOutput | BackstopResult | FleetPlan | FleetIterationResult | FleetSummary> {
   if (isExecutionStatusChange(event)) {
-    return backstop(event, { sfn, cfn });
+    return backstop(event, { sfn, cfn, ec2 });
   }
   const clients = { ec2, s3, iam };
   switch (event?.action) {
@@ -167,8 +196,14 @@ export async function handler(
       return start(event.request, clients);
     case 'finish':
       return finish(event, { ec2, cfn });
+    case 'fleet-prepare':
+      return prepareFleet(event.input, event.executionArn);
+    case 'fleet-record':
+      return recordFailure(event);
+    case 'fleet-finish':
+      return finishFleet(event);
     default:
       throw new VmExportError(ERROR_INVALID_INPUT,
-        `Unknown action ${JSON.stringify((event as { action?: unknown } | undefined)?.action)}: the export-task function takes 'prepare', 'start' or 'finish'.`);
+        `Unknown action ${JSON.stringify((event as { action?: unknown } | undefined)?.action)}: the export-task function takes 'prepare', 'start', 'finish', 'fleet-prepare', 'fleet-record' or 'fleet-finish'.`);
   }
 }

@@ -233,7 +233,7 @@ export interface FinishEvent {
   readonly error?: { readonly Error: string; readonly Cause?: string };
 }
 
-export type ExportTaskEvent = PrepareEvent | StartEvent | FinishEvent;
+export type ExportTaskEvent = PrepareEvent | StartEvent | FinishEvent | import('./fleet-contract').FleetEvent;
 
 // ---------------------------------------------------------------------------------------------
 // The bucket grant custom resource (Custom::VmExportBucketGrant), lambda/bucket-grant.

@@ -116,7 +116,7 @@ export function show(v: unknown): string {
  * Validates a WorkflowInput and applies the defaults. Every problem is reported in one
  * VmExport.InvalidInput error naming the field, the bad value and the fix.
  */
-export function normalizeRequest(input: WorkflowInput, newToken: () => string = randomUUID): NormalizedRequest {
+export function normalizeRequest(input: WorkflowInput, newToken: () => string = randomUUID, subject?: string): NormalizedRequest {
   const raw = (input ?? {}) as unknown as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof raw !== 'object' || Array.isArray(raw)) {
@@ -267,7 +267,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   const waitCondition = waitConditionOf(str, problems);
 
   if (problems.length > 0) {
-    const who = instanceId && INSTANCE_ID.test(instanceId) ? `the export of ${instanceId}` : 'the export';
+    const who = subject ?? (instanceId && INSTANCE_ID.test(instanceId) ? `the export of ${instanceId}` : 'the export');
     throw new VmExportError(ERROR_INVALID_INPUT, `Invalid input for ${who}: ${problems.join(' ')}`);
   }
 

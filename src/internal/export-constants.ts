@@ -150,3 +150,37 @@ export const CANONICAL_ID_PATTERN = /^[0-9a-f]{64}$/;
  * sets it; `prepare` refuses an instance it does not cover.
  */
 export const ENV_EXPORT_GRANTS = 'VM_EXPORT_GRANTS';
+
+/**
+ * The `state` the start step answers with when the conversion-task quota is full: the workflow
+ * then waits for one of the tasks that hold the slots (`holders`, `imageHolders`) to end,
+ * polling through the AWS SDK integration, before it calls the start step again.
+ */
+export const START_STATE_QUOTA_FULL = 'quota-full';
+
+/**
+ * The most slot holders the start step reports (the workflow's slot Choice checks this many
+ * list positions). The quota is 5 by default and at most 20 (SPEC section 3).
+ */
+export const MAX_SLOT_HOLDERS = 20;
+
+/** A fleet in which at least one export failed (after every instance was tried). */
+export const ERROR_FLEET_FAILED = 'VmExport.FleetFailed';
+
+/** The fleet's DescribeInstances listing failed (a bad filter, or EC2 kept failing). */
+export const ERROR_LISTING_FAILED = 'VmExport.ListingFailed';
+
+/** The error a fleet's child executions are stopped with when the fleet execution ends early. */
+export const EXECUTION_STOPPED_WITH_FLEET = 'VmExport.FleetStopped';
+
+/** The most instances one fleet execution exports (its results must fit Step Functions' 256 KiB state). */
+export const MAX_FLEET_INSTANCES = 100;
+
+/** The conversion-task quota's documented maximum: the most exports a fleet runs at once. */
+export const MAX_CONCURRENT_EXPORTS = 20;
+
+/** The conversion-task quota's documented default: the exports a fleet runs at once unless told otherwise. */
+export const DEFAULT_CONCURRENT_EXPORTS = 5;
+
+/** The prefix of a fleet's child execution names and client tokens: `fleet-<16 hex>-<instance id>`. */
+export const FLEET_CHILD_PREFIX = 'fleet-';

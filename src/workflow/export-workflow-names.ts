@@ -55,8 +55,22 @@ export const WorkflowStateNames = {
   DESCRIBE_EXPORT_TASK: 'DescribeExportTask',
   /** Choice on the task's state. */
   CHECK_EXPORT_STATE: 'CheckExportState',
-  /** Choice after StartExport: an adopted task that is already completed skips the polling. */
+  /** Choice after StartExport: an adopted task that is already completed skips the polling; a full quota waits for a slot. */
   CHECK_STARTED: 'CheckStarted',
+  /** Choice: which slot holders StartExport reported (instance export tasks first, else image export tasks). */
+  CHECK_SLOT_HOLDERS: 'CheckSlotHolders',
+  /** Wait: `SLOT_POLL_SECONDS` between looks at the instance export tasks that hold the slots. */
+  WAIT_FOR_SLOT: 'WaitForSlot',
+  /** AWS SDK integration: ec2:DescribeExportTasks of the slot holders. */
+  DESCRIBE_SLOT_HOLDERS: 'DescribeSlotHolders',
+  /** Choice: a holder ended (or is no longer listed): StartExport again; otherwise wait. */
+  CHECK_SLOT_FREED: 'CheckSlotFreed',
+  /** Wait: `SLOT_POLL_SECONDS` between looks at the image export tasks that hold the slots. */
+  WAIT_FOR_IMAGE_SLOT: 'WaitForImageSlot',
+  /** AWS SDK integration: ec2:DescribeExportImageTasks of the slot holders. */
+  DESCRIBE_IMAGE_SLOT_HOLDERS: 'DescribeImageSlotHolders',
+  /** Choice: an image holder ended (or is no longer listed): StartExport again; otherwise wait. */
+  CHECK_IMAGE_SLOT_FREED: 'CheckImageSlotFreed',
   /** Pass: DescribeExportTasks returned no task; recorded as a failed poll. */
   TASK_NOT_LISTED: 'TaskNotListed',
   /** Pass: counts a failed poll (any error, after the quick retries) in `$.describe.failedPolls`. */
@@ -176,6 +190,11 @@ export const WorkflowTimings = {
   SHORT_POLL_COUNT: 15,
   /** Seconds between polls in the long phase. */
   LONG_POLL_SECONDS: 300,
+  /**
+   * Seconds between looks at the tasks that hold the conversion-task slots while the quota is
+   * full (a freed slot waits at most this long; each look costs 3 state transitions, no Lambda).
+   */
+  SLOT_POLL_SECONDS: 60,
   /** First retry interval of StartExport while the quota is full or EC2 throttles. */
   START_RETRY_INTERVAL_SECONDS: 30,
   /** Maximum retry interval of StartExport. */
@@ -217,6 +236,8 @@ export const WorkflowPaths = {
   COMPLETION: '$.completion',
   /** `{ last }`: the Progress of the image export task last published (`''` before the first). */
   PROGRESS: '$.progress',
+  /** The answer of the last look at the slot holders (DescribeExportTasks / DescribeExportImageTasks). */
+  SLOTS: '$.slots',
   /** A caught Finish error. */
   FINISH_ERROR: '$.finishError',
 } as const;

@@ -548,8 +548,9 @@ export class InstanceExportWorkflow extends Construct {
     return [
       new iam.PolicyStatement({
         sid: 'DescribeForPreflightAndPolling',
-        // The Describe actions support no resource-level permissions.
-        actions: ['ec2:DescribeExportTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
+        // The Describe actions support no resource-level permissions. DescribeExportImageTasks:
+        // the start step lists the image export tasks that hold conversion-task slots.
+        actions: ['ec2:DescribeExportTasks', 'ec2:DescribeExportImageTasks', 'ec2:DescribeInstances', 'ec2:DescribeVolumes'],
         resources: ['*'],
       }),
       ...(this.anyInstance ? [new iam.PolicyStatement({

@@ -7,17 +7,13 @@ import { CANONICAL_ID_PATTERN } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 
 /**
- * The input of one execution of the export workflow (`InstanceExportWorkflow`), as a pipeline,
- * a schedule or another state machine starts it. `WorkflowExportInputs` turns it into the JSON the
- * workflow reads. Any value may be a token or a placeholder of the service that starts the
- * execution (a Step Functions JSON path, an EventBridge Scheduler context attribute such as
- * `<aws.scheduler.execution-id>`, a CodePipeline variable `#{...}`); those are checked by the
- * workflow when it runs.
+ * What an instance export writes and how: the settings a single export (`WorkflowExportInput`)
+ * and a fleet of exports (`FleetExportInput`) share. Any value may be a token or a placeholder
+ * of the service that starts the execution (a Step Functions JSON path, an EventBridge
+ * Scheduler context attribute such as `<aws.scheduler.execution-id>`, a CodePipeline variable
+ * `#{...}`); those are checked by the workflow when it runs.
  */
-export interface WorkflowExportInput {
-  /** The instance to export: `i-` followed by 8 or 17 lowercase hexadecimal characters. */
-  readonly instanceId: string;
-
+export interface InstanceExportSettings {
   /** The virtualization environment the image is for. */
   readonly targetEnvironment: TargetEnvironment;
 
@@ -76,19 +72,29 @@ export interface WorkflowExportInput {
   readonly preflight?: boolean;
 
   /**
+   * The canonical ID the bucket must grant (the preflight checks the bucket ACL against it).
+   *
+   * @default - the ID of the workflow's region
+   */
+  readonly canonicalId?: string;
+}
+
+/**
+ * The input of one execution of the export workflow (`InstanceExportWorkflow`), as a pipeline,
+ * a schedule or another state machine starts it. `WorkflowExportInputs` turns it into the JSON the
+ * workflow reads.
+ */
+export interface WorkflowExportInput extends InstanceExportSettings {
+  /** The instance to export: `i-` followed by 8 or 17 lowercase hexadecimal characters. */
+  readonly instanceId: string;
+
+  /**
    * An idempotency token: an execution with a token that already started an export watches
    * that export instead of starting another (for example `<aws.scheduler.execution-id>`).
    *
    * @default - a fresh token per execution
    */
   readonly clientToken?: string;
-
-  /**
-   * The canonical ID the bucket must grant (the preflight checks the bucket ACL against it).
-   *
-   * @default - the ID of the workflow's region
-   */
-  readonly canonicalId?: string;
 }
 
 const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;

@@ -55,6 +55,7 @@ function isLibraryPath(stack, constructPath) {
   const below = c.node.scopes.slice(c.node.scopes.indexOf(stack) + 1);
   return below.some((s) => s instanceof lib.VmExportBucket || s instanceof lib.InstanceExport
     || s instanceof lib.InstanceExportWorkflow || s instanceof lib.ImageExport || s instanceof lib.VmImportServiceRole
+    || s instanceof lib.InstanceExportFleet
     || (s.node.scope === stack && /^VmExport/.test(s.node.id)));
 }
 
@@ -205,7 +206,7 @@ for (const file of samples.examples) {
   }
 }
 
-// 3. The library's surface in one stack: both kinds of bucket, both export modes.
+// 3. The library's surface in one stack: both kinds of bucket, both export modes, the fleet.
 {
   const app = new App({ outdir: outdir() });
   const stack = new Stack(app, 'Surface', { env: { account: '123456789012', region: 'eu-west-1' } });
@@ -216,7 +217,8 @@ for (const file of samples.examples) {
     instanceId: 'i-0fedcba9876543210', bucket: existing, targetEnvironment: lib.TargetEnvironment.CITRIX,
     waitForCompletion: false, deleteObjectOnDelete: true,
   });
-  checkAssembly('the library surface (two exports, two buckets)', app, [stack]);
+  lib.InstanceExportFleet.of(stack);
+  checkAssembly('the library surface (two exports, two buckets, the fleet)', app, [stack]);
 }
 
 const cdkLib = require('aws-cdk-lib/package.json').version;

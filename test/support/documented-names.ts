@@ -46,6 +46,13 @@ export const StateNames = {
   EXPORT: 'Export',
   START_EXPORT: 'StartExport',
   CHECK_STARTED: 'CheckStarted',
+  CHECK_SLOT_HOLDERS: 'CheckSlotHolders',
+  WAIT_FOR_SLOT: 'WaitForSlot',
+  DESCRIBE_SLOT_HOLDERS: 'DescribeSlotHolders',
+  CHECK_SLOT_FREED: 'CheckSlotFreed',
+  WAIT_FOR_IMAGE_SLOT: 'WaitForImageSlot',
+  DESCRIBE_IMAGE_SLOT_HOLDERS: 'DescribeImageSlotHolders',
+  CHECK_IMAGE_SLOT_FREED: 'CheckImageSlotFreed',
   COUNT_SHORT_POLL: 'CountShortPoll',
   WAIT_SHORT_POLL: 'WaitShortPoll',
   WAIT_LONG_POLL: 'WaitLongPoll',
@@ -132,3 +139,44 @@ export const Events = {
  * as the environment variable `VM_EXPORT_GRANTS`").
  */
 export const EXPORT_GRANTS_VARIABLE = 'VM_EXPORT_GRANTS';
+
+/**
+ * The fleet's own error names. Source: README.md, "Exporting a fleet (InstanceExportFleet)": the
+ * error table after the output example (its `VmExport.InvalidInput` and `VmExport.WorkflowError`
+ * rows are the export workflow's names, in `Errors`).
+ */
+export const FleetErrors = {
+  FLEET_FAILED: 'VmExport.FleetFailed',
+  LISTING_FAILED: 'VmExport.ListingFailed',
+} as const;
+
+/**
+ * The fleet's states. Source: README.md, "Exporting a fleet (InstanceExportFleet)" → the table
+ * after "The fleet's states:". Keys as in the library's `FleetStateNames`.
+ */
+export const FleetStateNames = {
+  PREPARE_FLEET: 'PrepareFleet',
+  CHECK_LISTING: 'CheckListing',
+  LIST_INSTANCES: 'ListInstances',
+  LIST_MORE_INSTANCES: 'ListMoreInstances',
+  COLLECT_PAGE: 'CollectPage',
+  CHECK_MORE_PAGES: 'CheckMorePages',
+  GATHER_INSTANCES: 'GatherInstances',
+  UNIQUE_INSTANCES: 'UniqueInstances',
+  CHECK_FLEET_SIZE: 'CheckFleetSize',
+  TOO_MANY_INSTANCES: 'TooManyInstances',
+  EXPORT_INSTANCES: 'ExportInstances',
+  EXPORT_INSTANCE: 'ExportInstance',
+  RECORD_FAILURE: 'RecordFailure',
+  FAILURE_NOT_READ: 'FailureNotRead',
+  FINISH_FLEET: 'FinishFleet',
+  FINISH_FLEET_FAILED: 'FinishFleetFailed',
+  PUBLISH_FLEET_FINISHED: 'PublishFleetFinished',
+  CHECK_FLEET_OUTCOME: 'CheckFleetOutcome',
+  FLEET_SUCCEEDED: 'FleetSucceeded',
+  FLEET_FAILED: 'FleetFailed',
+  UNEXPECTED_FLEET_OUTCOME: 'UnexpectedFleetOutcome',
+} as const;
+
+/** The fleet's closing event. Source: README.md, "Exporting a fleet": the paragraph before the output example. */
+export const FLEET_FINISHED = 'VM Export Fleet Finished';

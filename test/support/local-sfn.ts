@@ -14,8 +14,17 @@
  *
  * The handlers see the clock as it stands when the state runs: each handler call first yields to
  * the event loop so that the event log (which drives the clock) has caught up.
+ *
+ * Virtual time (opt-in, `virtualTime: virtualScheduler(clock)`): for many executions on one clock
+ * the model above is wrong (the clock would advance by the SUM of every execution's waits). In
+ * virtual time every Wait entry and every retry interval is a timer of the clock's shared
+ * discrete-event scheduler (VirtualScheduler) that ends when the clock reaches its end, and the
+ * clock jumps to the earliest pending end only once nothing can run any more. Not modelled in
+ * virtual time: a Task's TimeoutSeconds / HeartbeatSeconds and the execution's TimeoutSeconds
+ * (the interpreter times them with real timers).
  */
 import '../setup/with-resolvers';
+import '../setup/jayway-paths';
 import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 
 /** A state machine definition (Amazon States Language, JSONPath). */
@@ -264,6 +273,13 @@ export class SimulatedClock {
     this.listeners.forEach((listener) => listener());
   }
 
+  /** Sets the clock to `seconds` exactly (not earlier than now): what the virtual-time scheduler uses. */
+  public advanceTo(seconds: number): void {
+    if (!(seconds >= this.seconds)) throw new Error(`cannot move the clock from ${this.seconds} back to ${seconds}`);
+    this.seconds = seconds;
+    this.listeners.forEach((listener) => listener());
+  }
+
   /** Calls `listener` after every advance. */
   public onAdvance(listener: () => void): void {
     this.listeners.push(listener);
@@ -293,13 +309,30 @@ interface ClockWaitTimer {
 const clockWaitTimers = new Map<number, ClockWaitTimer>();
 const CLOCK_WAIT_HANDLE = Symbol('clock wait');
 
+const VIRTUAL_HANDLE = Symbol('virtual time sleep');
+
+interface HookedGlobal {
+  setTimeout: Function;
+  clearTimeout: Function;
+  __vmExportClockWaits?: boolean;
+  /** The setTimeout from before the hook (the scheduler's own real timers use it). */
+  __vmExportRealSetTimeout?: Function;
+}
+
 function installClockWaitHook(): void {
-  const g = globalThis as unknown as { setTimeout: Function; clearTimeout: Function; __vmExportClockWaits?: boolean };
+  const g = globalThis as unknown as HookedGlobal;
   if (g.__vmExportClockWaits) return;
   g.__vmExportClockWaits = true;
   const realSetTimeout = g.setTimeout;
   const realClearTimeout = g.clearTimeout;
+  g.__vmExportRealSetTimeout = realSetTimeout;
   g.setTimeout = function (callback: () => void, ms?: number, ...args: unknown[]) {
+    const sleep = takeVirtualSleep();
+    if (sleep) {
+      const delaySeconds = typeof ms === 'number' && ms > 0 ? ms / 1000 : 0;
+      const id = sleep.scheduler.schedule(sleep.scheduler.clock.now + delaySeconds, () => callback(), sleep.label);
+      return { [VIRTUAL_HANDLE]: { scheduler: sleep.scheduler, id } };
+    }
     const timer = typeof ms === 'number' ? clockWaitTimers.get(ms) : undefined;
     if (!timer) return realSetTimeout(callback, ms, ...args);
     timer.fire = () => callback();
@@ -307,6 +340,13 @@ function installClockWaitHook(): void {
     return { [CLOCK_WAIT_HANDLE]: ms };
   };
   g.clearTimeout = function (handle: unknown) {
+    if (handle !== null && typeof handle === 'object') {
+      const virtual = (handle as Record<symbol, { scheduler: VirtualScheduler; id: number } | undefined>)[VIRTUAL_HANDLE];
+      if (virtual) {
+        virtual.scheduler.cancel(virtual.id);
+        return;
+      }
+    }
     const ms = handle !== null && typeof handle === 'object' ? (handle as Record<symbol, number>)[CLOCK_WAIT_HANDLE] : undefined;
     if (ms !== undefined) {
       clockWaitTimers.delete(ms);
@@ -316,12 +356,250 @@ function installClockWaitHook(): void {
   };
 }
 
+// -----------------------------------------------------------------------------------------------
+// Virtual time (discrete-event simulation) for many concurrent executions on one clock.
+//
+// The interpreter reads `waitTimeOverrides[stateName]` right before a Wait state sleeps, and
+// `retryIntervalOverrides[stateName]` right before a retry sleeps (StateExecutor.shouldRetry, which
+// runs after StateFailed and before StateRetried is dispatched), and then calls the global
+// setTimeout, all in the same synchronous stack. In virtual mode both override maps are Proxies
+// that answer `undefined` (so the interpreter computes the real delay: Seconds, SecondsPath,
+// Timestamp, TimestampPath; IntervalSeconds x BackoffRate^(attempt-1) capped by MaxDelaySeconds,
+// FULL jitter) and open a "virtual sleep window": the next setTimeout call is the sleep, and the
+// hook hands it to the clock's scheduler instead of starting a real timer. The window closes at
+// the first setTimeout or at the next microtask (a zero wait or an exhausted retrier never sleeps).
+// While the window is open Date.now answers the simulated time (Timestamp waits) and Math.random
+// the scheduler's seeded generator (FULL jitter), so runs are reproducible.
+//
+// Each Wait entry and each retry gets its own timer (loops and concurrent Map iterations of one
+// state are fine), and a new StateExecutor per state entry keeps the interpreter's own attempt
+// count, as in AWS. The scheduler advances the clock only when no execution can run any more.
+// -----------------------------------------------------------------------------------------------
+
+interface VirtualSleepWindow {
+  readonly scheduler: VirtualScheduler;
+  readonly label: string;
+}
+
+let openWindow: VirtualSleepWindow | undefined;
+let restoreWindowGlobals: (() => void) | undefined;
+
+function openVirtualSleepWindow(window: VirtualSleepWindow, patch: { nowMs?: number; random?: () => number }): void {
+  closeVirtualSleepWindow();
+  openWindow = window;
+  const savedNow = Date.now;
+  const savedRandom = Math.random;
+  if (patch.nowMs !== undefined) {
+    const nowMs = patch.nowMs;
+    Date.now = () => nowMs;
+  }
+  if (patch.random) Math.random = patch.random;
+  restoreWindowGlobals = () => {
+    Date.now = savedNow;
+    Math.random = savedRandom;
+  };
+  queueMicrotask(() => {
+    if (openWindow === window) closeVirtualSleepWindow();
+  });
+}
+
+function closeVirtualSleepWindow(): void {
+  openWindow = undefined;
+  const restore = restoreWindowGlobals;
+  restoreWindowGlobals = undefined;
+  restore?.();
+}
+
+function takeVirtualSleep(): VirtualSleepWindow | undefined {
+  const window = openWindow;
+  if (window) closeVirtualSleepWindow();
+  return window;
+}
+
+/**
+ * A deterministic pseudo-random generator in [0, 1) for reproducible jitter: a multiplicative
+ * congruential generator modulo 2^31 - 1 (multiplier 48271; exact in double arithmetic).
+ */
+export function seededRandom(seed: number): () => number {
+  const modulus = 2147483647;
+  let state = Math.abs(Math.floor(seed)) % modulus;
+  if (state === 0) state = 1;
+  return () => {
+    state = (state * 48271) % modulus;
+    return (state - 1) / (modulus - 1);
+  };
+}
+
+/** The default seed of the virtual-time jitter generator. */
+export const DEFAULT_VIRTUAL_TIME_SEED = 20250101;
+
+/** setImmediate rounds per idle check round (see VirtualScheduler). */
+const IDLE_IMMEDIATE_ROUNDS = 4;
+/** Consecutive quiet check rounds (each: setImmediate rounds plus one real timer) before the clock moves. */
+const IDLE_CHECK_ROUNDS = 3;
+
+interface VirtualTimer {
+  readonly id: number;
+  readonly endsAt: number;
+  readonly fire: () => void;
+  readonly label: string;
+}
+
+/**
+ * The discrete-event scheduler of one simulated clock: every Wait and retry sleep of every
+ * execution that runs in virtual time is a timer here; the clock only moves, to the earliest
+ * pending end, when nothing ran for several event-loop turns (setImmediate rounds plus a real
+ * timer round, repeated) and no Task handler is in flight. Idleness is judged by activity
+ * (events consumed, handler calls, timers set or fired), never by elapsed real time, so a slow
+ * machine only makes a run slower, not different.
+ */
+export class VirtualScheduler {
+  /** Activity counter: anything that may lead to more work bumps it. */
+  private activity = 0;
+  /** Task handlers in flight (they block the clock unless they wait on something that waits). */
+  private busyCount = 0;
+  private readonly timers = new Map<number, VirtualTimer>();
+  private nextId = 1;
+  private looping = false;
+  /** The seeded generator of FULL jitter. */
+  public readonly random: () => number;
+  /** Every timer that fired: label, end second (for tests and debugging). */
+  public readonly fired: Array<{ readonly label: string; readonly at: number }> = [];
+
+  constructor(public readonly clock: SimulatedClock, seed: number = DEFAULT_VIRTUAL_TIME_SEED) {
+    this.random = seededRandom(seed);
+    installClockWaitHook();
+  }
+
+  /** Records activity (keeps the clock from moving for a few more event-loop turns). */
+  public bump(): void {
+    this.activity++;
+  }
+
+  /** A Task handler started running. */
+  public enterBusy(): void {
+    this.busyCount++;
+    this.activity++;
+  }
+
+  /** A Task handler finished (or started waiting on something that itself waits on the clock). */
+  public leaveBusy(): void {
+    this.busyCount--;
+    this.activity++;
+  }
+
+  /** Awaits `promise` without blocking the clock (a handler waiting on a child execution). */
+  public async waitFor<T>(promise: Promise<T>): Promise<T> {
+    this.leaveBusy();
+    try {
+      return await promise;
+    } finally {
+      this.enterBusy();
+    }
+  }
+
+  /** Timers not yet fired. */
+  public get pending(): number {
+    return this.timers.size;
+  }
+
+  public schedule(endsAt: number, fire: () => void, label: string): number {
+    const id = this.nextId++;
+    this.timers.set(id, { id, endsAt, fire, label });
+    this.activity++;
+    this.ensureLoop();
+    return id;
+  }
+
+  public cancel(id: number): void {
+    if (this.timers.delete(id)) this.activity++;
+  }
+
+  private ensureLoop(): void {
+    if (this.looping) return;
+    this.looping = true;
+    void this.loop().finally(() => {
+      this.looping = false;
+      if (this.timers.size > 0) this.ensureLoop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.timers.size > 0) {
+      if (!(await this.idle())) continue;
+      if (this.timers.size === 0) break;
+      const ordered = [...this.timers.values()].sort((a, b) => a.endsAt - b.endsAt || a.id - b.id);
+      const next = ordered[0].endsAt;
+      if (next > this.clock.now) this.clock.advanceTo(next);
+      for (const timer of ordered) {
+        if (timer.endsAt > this.clock.now) break;
+        this.timers.delete(timer.id);
+        this.fired.push({ label: timer.label, at: this.clock.now });
+        timer.fire();
+      }
+      this.activity++;
+    }
+  }
+
+  private async idle(): Promise<boolean> {
+    const realSetTimeout = ((globalThis as unknown as HookedGlobal).__vmExportRealSetTimeout ?? setTimeout) as typeof setTimeout;
+    for (let round = 0; round < IDLE_CHECK_ROUNDS; round++) {
+      const before = this.activity;
+      for (let i = 0; i < IDLE_IMMEDIATE_ROUNDS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => realSetTimeout(resolve, 1));
+      if (this.busyCount > 0 || this.activity !== before) return false;
+    }
+    return true;
+  }
+}
+
+const SCHEDULERS = new WeakMap<SimulatedClock, VirtualScheduler>();
+
+/** The clock's virtual-time scheduler if one was created (no side effect). */
+export function existingVirtualScheduler(clock: SimulatedClock): VirtualScheduler | undefined {
+  return SCHEDULERS.get(clock);
+}
+
+/** The virtual-time scheduler of a clock (one per clock; `seed` only counts when it is created). */
+export function virtualScheduler(clock: SimulatedClock, seed?: number): VirtualScheduler {
+  let scheduler = SCHEDULERS.get(clock);
+  if (!scheduler) {
+    scheduler = new VirtualScheduler(clock, seed);
+    SCHEDULERS.set(clock, scheduler);
+  }
+  return scheduler;
+}
+
+/** Runs `fn` with `new Date()` and `Date.now()` answering `ms` (the interpreter stamps `$$.Execution.StartTime` with it). */
+function withFrozenNow<T>(ms: number, fn: () => T): T {
+  const RealDate = Date;
+  const Frozen = function (this: unknown, ...args: unknown[]) {
+    if (!new.target) return new RealDate(ms).toString();
+    return Reflect.construct(RealDate, args.length > 0 ? args : [ms], new.target);
+  } as unknown as DateConstructor;
+  Object.setPrototypeOf(Frozen, RealDate);
+  (Frozen as { prototype: Date }).prototype = RealDate.prototype;
+  Frozen.now = () => ms;
+  globalThis.Date = Frozen;
+  try {
+    return fn();
+  } finally {
+    globalThis.Date = RealDate;
+  }
+}
+
 /** What a local handler gets besides the Task's input. */
 export interface LocalHandlerContext {
   readonly clock: SimulatedClock;
   readonly stateName: string;
   /** 0 for the first call of this state in the execution, 1 for the next (retries included). */
   readonly callIndex: number;
+  /**
+   * Awaits something that itself waits on the simulated clock (a child execution) without
+   * keeping the clock from moving (virtual time; otherwise a plain await). Absent in handler
+   * contexts that tests build by hand.
+   */
+  readonly waitFor?: <T>(promise: Promise<T>) => Promise<T>;
 }
 
 /**
@@ -356,8 +634,23 @@ export interface LocalRunOptions {
    * @default 0
    */
   readonly handlerDelayMs?: number;
-  /** Context object values (`$$`). */
+  /**
+   * Context object values (`$$`). When `context.Execution.StartTime` is given (ISO string), the
+   * run is started with that time, so `$$.Execution.StartTime` is on the simulated clock (the
+   * interpreter otherwise stamps the real time; Map iterations and Parallel branches still see
+   * the real time: the interpreter restamps their StartTime).
+   */
   readonly context?: Json;
+  /**
+   * Run in virtual time on this scheduler (see VirtualScheduler; one per clock,
+   * `virtualScheduler(clock)`): every Wait and every retry interval ends when the shared clock
+   * reaches its end, and the clock moves only when no execution on it can run. `clockWaits` are
+   * then redundant (every Wait is one); `realTimeWaits` and `realRetryIntervals` still take real
+   * time. The scheduler's clock is the run's clock.
+   */
+  readonly virtualTime?: VirtualScheduler;
+  /** Aborts the run (the interpreter's `abort()`: no further state runs; the result is ABORTED). */
+  readonly abortSignal?: AbortSignal;
   /**
    * Validate the definition before running (about 0.3 s per run). Callers that run one
    * definition many times validate it once themselves and pass false.
@@ -441,6 +734,41 @@ export function retryDelaySeconds(retrier: Json, attempt: number): number {
   return retrier.MaxDelaySeconds ? Math.min(delay, retrier.MaxDelaySeconds) : delay;
 }
 
+/**
+ * The override map of a virtual-time run: a Proxy that answers `undefined` for a Wait state
+ * (kind 'wait') or a state with a Retry (kind 'retry'), so that the interpreter computes the
+ * real delay, and opens the virtual sleep window for the setTimeout that follows. States in
+ * `real` keep their real-time override.
+ */
+function virtualOverrides(
+  scheduler: VirtualScheduler,
+  states: Map<string, Json>,
+  real: Record<string, number | number[]>,
+  kind: 'wait' | 'retry',
+): Record<string, any> {
+  return new Proxy({}, {
+    get(_target, property) {
+      if (typeof property !== 'string') return undefined;
+      if (property in real) return real[property];
+      const state = states.get(property);
+      if (!state) return undefined;
+      if (kind === 'wait' && state.Type === 'Wait') {
+        const timestampWait = state.Timestamp !== undefined || state.TimestampPath !== undefined;
+        const clock = scheduler.clock;
+        openVirtualSleepWindow({ scheduler, label: `wait:${property}` }, {
+          nowMs: timestampWait ? clock.epochMs + clock.now * 1000 : undefined,
+        });
+      } else if (kind === 'retry' && state.Retry) {
+        openVirtualSleepWindow({ scheduler, label: `retry:${property}` }, { random: scheduler.random });
+      }
+      return undefined;
+    },
+    has(_target, property) {
+      return typeof property === 'string' && property in real;
+    },
+  });
+}
+
 function perHour(times: number[], hours: number): number[] {
   const buckets = new Array(Math.max(1, hours)).fill(0);
   for (const t of times) {
@@ -455,12 +783,16 @@ function perHour(times: number[], hours: number): number[] {
 export async function runLocal(definition: AslDefinition, input: Json, options: LocalRunOptions = {}): Promise<LocalRunResult> {
   const asl = loadAsl();
   const states = collectStates(definition);
-  const clock = options.clock ?? new SimulatedClock();
+  const scheduler = options.virtualTime;
+  if (scheduler && options.clock && options.clock !== scheduler.clock) {
+    throw new Error('virtualTime: the scheduler belongs to another clock');
+  }
+  const clock = scheduler?.clock ?? options.clock ?? new SimulatedClock();
   const realWaits = options.realTimeWaits ?? {};
   const realRetries = options.realRetryIntervals ?? {};
 
-  const waitTimeOverrides: Record<string, number> = {};
-  const retryIntervalOverrides: Record<string, number | number[]> = {};
+  let waitTimeOverrides: Record<string, number> = {};
+  let retryIntervalOverrides: Record<string, number | number[]> = {};
   for (const [name, state] of states) {
     if (state.Type === 'Wait') waitTimeOverrides[name] = realWaits[name] ?? 0;
     if (state.Retry) retryIntervalOverrides[name] = realRetries[name] ?? 0;
@@ -468,8 +800,12 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
   for (const name of Object.keys(realWaits)) {
     if (states.get(name)?.Type !== 'Wait') throw new Error(`realTimeWaits: no Wait state named ${name}`);
   }
+  if (scheduler) {
+    waitTimeOverrides = virtualOverrides(scheduler, states, realWaits, 'wait');
+    retryIntervalOverrides = virtualOverrides(scheduler, states, realRetries, 'retry');
+  }
   const clockWaits = new Map<string, { ms: number; timer: ClockWaitTimer }>();
-  for (const name of options.clockWaits ?? []) {
+  for (const name of scheduler ? [] : options.clockWaits ?? []) {
     if (states.get(name)?.Type !== 'Wait') throw new Error(`clockWaits: no Wait state named ${name}`);
     if (name in realWaits) throw new Error(`${name} is both a real-time wait and a clock wait`);
     installClockWaitHook();
@@ -500,7 +836,7 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
     if (state.Type !== 'Task') continue;
     const handler = options.handlers?.[name] ?? resourceHandler(options.handlers, state);
     const lambda = isLambdaTask(state);
-    handlers[name] = async (taskInput: Json) => {
+    const run = async (taskInput: Json) => {
       // Let the event log (and so the clock) catch up; also lets real-time timers fire.
       await new Promise<void>((resolve) => {
         if (options.handlerDelayMs) setTimeout(resolve, options.handlerDelayMs);
@@ -522,7 +858,10 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
         throw error;
       }
       try {
-        const output = await handler(taskInput, { clock, stateName: name, callIndex });
+        const waitFor = scheduler
+          ? <T>(promise: Promise<T>) => scheduler.waitFor(promise)
+          : <T>(promise: Promise<T>) => promise;
+        const output = await handler(taskInput, { clock, stateName: name, callIndex, waitFor });
         call.output = clone(output);
         return output;
       } catch (e) {
@@ -531,6 +870,16 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
         throw e;
       }
     };
+    handlers[name] = scheduler
+      ? async (taskInput: Json) => {
+        scheduler.enterBusy();
+        try {
+          return await run(taskInput);
+        } finally {
+          scheduler.leaveBusy();
+        }
+      }
+      : run;
   }
   for (const name of Object.keys(options.handlers ?? {})) {
     // A key that is a Task resource (RESOURCE_KEY) may match no state: the definition may lack that integration.
@@ -539,21 +888,31 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
   }
 
   const machine = new asl.StateMachine(definition, options.validate === false ? { validationOptions: { noValidate: true } } : undefined);
-  const execution = machine.run(input, {
+  const start = () => machine.run(input, {
     overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides, retryIntervalOverrides },
     context: options.context,
   });
+  const startTime = options.context?.Execution?.StartTime;
+  const startMs = typeof startTime === 'string' ? Date.parse(startTime) : NaN;
+  const execution = Number.isFinite(startMs) ? withFrozenNow(startMs, start) : start();
+  if (options.abortSignal) {
+    if (options.abortSignal.aborted) execution.abort();
+    else options.abortSignal.addEventListener('abort', () => execution.abort(), { once: true });
+  }
 
   const events: AslEvent[] = [];
   const timeline: TimelineEntry[] = [];
   const consumer = (async () => {
     for await (const event of execution.eventLogs) {
       events.push(event);
+      scheduler?.bump();
       if (event.type === 'StateEntered') {
         timeline.push({ at: clock.now, type: event.type, state: event.state.name, stateType: event.state.type });
         const state = states.get(event.state.name);
         const clockWait = clockWaits.get(event.state.name);
-        if (clockWait) {
+        if (scheduler) {
+          // Virtual time: the Wait's sleep is a scheduler timer (see virtualOverrides).
+        } else if (clockWait) {
           clockWait.timer.endsAt = clock.now + waitSeconds(state, event.state.input, clock);
           clockWait.timer.check();
         } else if (state?.Type === 'Wait' && !(event.state.name in realWaits)) {
@@ -561,7 +920,7 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
         }
       } else if (event.type === 'StateRetried') {
         timeline.push({ at: clock.now, type: event.type, state: event.state.name, stateType: event.state.type });
-        if (!(event.state.name in realRetries)) {
+        if (!scheduler && !(event.state.name in realRetries)) {
           clock.advance(retryDelaySeconds(event.retry.retrier, event.retry.attempt));
         }
       }
@@ -590,6 +949,7 @@ export async function runLocal(definition: AslDefinition, input: Json, options: 
     }
   }
   ended = true;
+  scheduler?.bump();
   await consumer;
   for (const { ms } of clockWaits.values()) clockWaitTimers.delete(ms);
 

@@ -1,12 +1,14 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { START_STATE_QUOTA_FULL } from '../../internal/export-constants';
 import { WorkflowPaths, WorkflowStateNames as N } from '../export-workflow-names';
 import { buildDeadlineBranch } from './deadline-branch';
 import { buildFinish } from './finish-states';
 import { buildImagePollLoop } from './image-poll-states';
 import { buildPollLoop, taskCompleted } from './poll-states';
 import { buildPrepare } from './prepare-states';
+import { buildSlotWait } from './slot-states';
 import { buildStartExport } from './start-states';
 import { presentString } from './state-helpers';
 
@@ -26,6 +28,9 @@ export interface ExportWorkflowDefinitionOptions {
  * Export (Parallel) ──(catch $.error)─► Finish ─► CheckOutcome ─► PublishSucceeded ─► Succeeded
  *                                                 └─► (otherwise) PublishFailed ─► CheckFailure ─► <one Fail per error> | UnexpectedOutcome
  *    ├─ StartExport ─► CheckStarted ─(adopted, completed)─► AdoptedTaskCompleted (Fail INTERNAL_COMPLETED)
+ *    │     ├─(quota-full)─► CheckSlotHolders ─► WaitForSlot ─► DescribeSlotHolders ─► CheckSlotFreed
+ *    │     │     a holder ended, none listed, or the look failed ─► StartExport   otherwise ─► WaitForSlot
+ *    │     │     (image export tasks hold them: WaitForImageSlot ─► DescribeImageSlotHolders ─► CheckImageSlotFreed)
  *    │     └─► CountShortPoll ─► WaitShortPoll ─► DescribeExportTask ─► CheckExportState
  *    │       completed ─► TaskCompleted (Fail INTERNAL_COMPLETED)
  *    │       cancelled ─► TaskCancelled (Fail INTERNAL_CANCELLED, cause = StatusMessage)
@@ -82,11 +87,12 @@ function buildExportBranch(scope: Construct, fn: lambda.IFunction): sfn.IChainab
   const imagePollLoop = buildImagePollLoop(scope);
   const kind = `${WorkflowPaths.REQUEST}.kind`;
   const checkStarted = sfn.Choice.jsonPath(scope, N.CHECK_STARTED, {
-    comment: 'An adopted export that already completed goes straight to Finish.',
+    comment: 'An adopted export that already completed goes straight to Finish; a full quota waits for a slot.',
   });
+  const state = `${WorkflowPaths.START}.state`;
   checkStarted
-    .when(sfn.Condition.and(presentString(`${WorkflowPaths.START}.state`),
-      sfn.Condition.stringEquals(`${WorkflowPaths.START}.state`, 'completed')), taskCompleted(scope, true))
+    .when(sfn.Condition.and(presentString(state), sfn.Condition.stringEquals(state, 'completed')), taskCompleted(scope, true))
+    .when(sfn.Condition.and(presentString(state), sfn.Condition.stringEquals(state, START_STATE_QUOTA_FULL)), buildSlotWait(scope, startExport))
     .when(sfn.Condition.and(presentString(kind), sfn.Condition.stringEquals(kind, 'image')), imagePollLoop)
     .otherwise(pollLoop);
   startExport.next(checkStarted);

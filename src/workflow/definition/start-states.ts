@@ -7,13 +7,15 @@ import { WorkflowErrors, WorkflowPaths, WorkflowStateNames as N, WorkflowTimings
 import { addLambdaRetries, TRANSIENT_STEP_ERRORS } from './state-helpers';
 
 /**
- * StartExport: adopts the request's task or starts one; retried with backoff while the
- * conversion-task quota is full and on transient errors. Its result is `$.start`
- * (`exportTaskId`, `state`).
+ * StartExport: adopts the request's task or starts one. When the conversion-task quota is full
+ * it answers `state: 'quota-full'` with the tasks that hold the slots (the workflow then waits in
+ * the slot loop, slot-states.ts); when it sees no holder it throws VmExport.QuotaFull, retried
+ * with backoff like transient errors. Its result is `$.start` (`exportTaskId`, `state`, and the
+ * whole answer as `reply`, with `holders` and `imageHolders` when the quota is full).
  */
 export function buildStartExport(scope: Construct, fn: lambda.IFunction): tasks.LambdaInvoke {
   const startExport = tasks.LambdaInvoke.jsonPath(scope, N.START_EXPORT, {
-    comment: 'Adopt or start the export task (retried while the conversion-task quota is full).',
+    comment: 'Adopt or start the export task (a full quota: wait for one of the tasks holding the slots).',
     lambdaFunction: fn,
     payload: sfn.TaskInput.fromObject({
       action: 'start',
@@ -23,6 +25,8 @@ export function buildStartExport(scope: Construct, fn: lambda.IFunction): tasks.
     resultSelector: {
       exportTaskId: sfn.JsonPath.stringAt('$.Payload.exportTaskId'),
       state: sfn.JsonPath.stringAt('$.Payload.state'),
+      // The whole answer: a full quota's answer also holds the slot holders (read with IsPresent).
+      reply: sfn.JsonPath.objectAt('$.Payload'),
     },
     resultPath: WorkflowPaths.START,
   });

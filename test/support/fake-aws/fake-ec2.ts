@@ -62,7 +62,24 @@ export interface FakeInstanceSpec {
   readonly platform?: string;
   /** Overrides the fake's default export behaviour for this instance. */
   readonly exportBehaviour?: ExportBehaviour;
+  /** The instance's tags (DescribeInstances returns them as `Tags: [{ Key, Value }]` and filters on them). */
+  readonly tags?: Record<string, string>;
 }
+
+/**
+ * EC2's instance state codes (the low byte of `State.Code`; EC2 API reference, InstanceState).
+ */
+export const INSTANCE_STATE_CODES: Readonly<Record<string, number>> = {
+  'pending': 0,
+  'running': 16,
+  'shutting-down': 32,
+  'terminated': 48,
+  'stopping': 64,
+  'stopped': 80,
+};
+
+/** The DescribeInstances filter names the fake understands (any other is InvalidParameterValue). */
+export const DESCRIBE_INSTANCES_FILTERS = ['tag:<key>', 'tag-key', 'instance-state-name', 'instance-state-code', 'instance-id'] as const;
 
 export interface FakeExportTask {
   readonly ExportTaskId: string;
@@ -127,6 +144,7 @@ export interface FakeInstance {
   readonly usageOperation: string;
   readonly platform?: string;
   readonly exportBehaviour?: ExportBehaviour;
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export class FakeEc2 {
@@ -178,6 +196,7 @@ export class FakeEc2 {
       usageOperation: spec.usageOperation ?? 'RunInstances',
       ...(spec.platform !== undefined ? { platform: spec.platform } : {}),
       exportBehaviour: spec.exportBehaviour,
+      ...(spec.tags !== undefined ? { tags: { ...spec.tags } } : {}),
     });
   }
 
@@ -249,31 +268,119 @@ export class FakeEc2 {
     };
   }
 
-  private describeInstances(input: any): any {
+  /**
+   * DescribeInstances. With InstanceIds (the preflight call) every id must exist
+   * (InvalidInstanceID.NotFound). `Filters` narrow the result: several filters must all match,
+   * several values of one filter are alternatives (exact values; EC2's `*` / `?` wildcards are
+   * not modelled); an unknown filter name is InvalidParameterValue. `MaxResults` (5..1000, not
+   * together with InstanceIds: InvalidParameterCombination, as the API reference says) pages the
+   * result with an opaque `NextToken` (an unknown token is InvalidParameterValue). Each instance
+   * comes in its own reservation when paging or filtering (callers must not rely on grouping);
+   * the plain call keeps today's single reservation.
+   */
+  private describeInstances(raw: any): any {
+    // The SDK does not send null members: treat them as absent.
+    const input = Object.fromEntries(Object.entries(raw ?? {}).filter(([, v]) => v !== null && v !== undefined)) as any;
+    const filters: Array<{ Name?: string; Values?: string[] }> = input.Filters ?? [];
+    for (const f of filters) {
+      const name = String(f.Name ?? '');
+      const known = name.startsWith('tag:') && name.length > 4
+        || ['tag-key', 'instance-state-name', 'instance-state-code', 'instance-id'].includes(name);
+      if (!known) throw awsError('ec2', 'InvalidParameterValue', `The filter '${name}' is invalid`);
+    }
+    const hasIds = Array.isArray(input.InstanceIds) && input.InstanceIds.length > 0;
+    if (input.MaxResults !== undefined) {
+      if (hasIds) {
+        throw awsError('ec2', 'InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+      }
+      const max = Number(input.MaxResults);
+      if (!Number.isInteger(max) || max < 5 || max > 1000) {
+        throw awsError('ec2', 'InvalidParameterValue', `Value ( ${input.MaxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`);
+      }
+    }
+    // An empty InstanceIds list answers no instance, as the fake always did.
     const ids: string[] = input.InstanceIds ?? [...this.instances.keys()];
     const missing = ids.filter((id) => !this.instances.has(id));
     if (missing.length > 0) {
       throw awsError('ec2', 'InvalidInstanceID.NotFound', `The instance ID '${missing.join(', ')}' does not exist`);
     }
-    const instances = ids.map((id) => {
-      const i = this.instances.get(id)!;
-      return {
-        InstanceId: id,
-        State: { Name: i.state },
-        RootDeviceType: 'ebs',
-        ImageId: 'ami-0123456789abcdef0',
-        ...(i.platform !== undefined ? { Platform: i.platform } : {}),
-        PlatformDetails: i.platformDetails,
-        UsageOperation: i.usageOperation,
-        ProductCodes: i.productCodes.map((code) => ({ ProductCodeId: code, ProductCodeType: 'marketplace' })),
-        BlockDeviceMappings: i.volumes.map((_, n) => ({
-          DeviceName: n === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(98 + n)}`,
-          Ebs: { VolumeId: this.volumeId(id, n), Status: 'attached' },
-        })),
-        NetworkInterfaces: [{ NetworkInterfaceId: 'eni-0123456789abcdef0' }],
-      };
-    });
-    return { Reservations: [{ ReservationId: 'r-0123456789abcdef0', Instances: instances }] };
+    const selected = ids.filter((id) => filters.every((f) => this.instanceMatches(this.instances.get(id)!, f)));
+    const paged = input.MaxResults !== undefined || input.NextToken !== undefined;
+    let offset = 0;
+    if (input.NextToken !== undefined) {
+      offset = this.decodeInstancesToken(input.NextToken, filters);
+    }
+    const pageSize = input.MaxResults !== undefined ? Number(input.MaxResults) : 1000;
+    const page = paged ? selected.slice(offset, offset + pageSize) : selected;
+    const nextOffset = offset + pageSize;
+    const nextToken = paged && nextOffset < selected.length ? this.encodeInstancesToken(nextOffset, filters) : undefined;
+    const instances = page.map((id) => this.instanceView(id));
+    if (!paged && filters.length === 0) {
+      return { Reservations: [{ ReservationId: 'r-0123456789abcdef0', Instances: instances }] };
+    }
+    return {
+      Reservations: instances.map((instance) => ({
+        ReservationId: `r-${instance.InstanceId.slice(2).padStart(17, '0').slice(-17)}`,
+        OwnerId: this.world.accountId,
+        Instances: [instance],
+      })),
+      ...(nextToken !== undefined ? { NextToken: nextToken } : {}),
+    };
+  }
+
+  private instanceMatches(i: FakeInstance, filter: { Name?: string; Values?: string[] }): boolean {
+    const name = String(filter.Name);
+    const values = (filter.Values ?? []).map(String);
+    const tags = i.tags ?? {};
+    if (name.startsWith('tag:')) {
+      const key = name.slice(4);
+      return key in tags && values.includes(tags[key]);
+    }
+    switch (name) {
+      case 'tag-key': return values.some((v) => v in tags);
+      case 'instance-state-name': return values.includes(i.state);
+      case 'instance-state-code': return values.includes(String(INSTANCE_STATE_CODES[i.state] ?? -1));
+      case 'instance-id': return values.includes(i.instanceId);
+      default: return false;
+    }
+  }
+
+  /** Tokens are bound to the filters they were issued for; anything else is InvalidParameterValue. */
+  private encodeInstancesToken(offset: number, filters: unknown): string {
+    return Buffer.from(JSON.stringify({ o: offset, f: filters })).toString('base64url');
+  }
+
+  private decodeInstancesToken(token: unknown, filters: unknown): number {
+    const invalid = () => awsError('ec2', 'InvalidParameterValue', `Invalid value '${String(token)}' for nextToken`);
+    if (typeof token !== 'string' || token === '') throw invalid();
+    let parsed: any;
+    try {
+      parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    } catch {
+      throw invalid();
+    }
+    if (!Number.isInteger(parsed?.o) || parsed.o < 0 || JSON.stringify(parsed.f) !== JSON.stringify(filters)) throw invalid();
+    return parsed.o;
+  }
+
+  private instanceView(id: string): any {
+    const i = this.instances.get(id)!;
+    return {
+      InstanceId: id,
+      State: { Code: INSTANCE_STATE_CODES[i.state] ?? 0, Name: i.state },
+      RootDeviceType: 'ebs',
+      ImageId: 'ami-0123456789abcdef0',
+      ...(i.platform !== undefined ? { Platform: i.platform } : {}),
+      PlatformDetails: i.platformDetails,
+      UsageOperation: i.usageOperation,
+      ProductCodes: i.productCodes.map((code) => ({ ProductCodeId: code, ProductCodeType: 'marketplace' })),
+      BlockDeviceMappings: i.volumes.map((_, n) => ({
+        DeviceName: n === 0 ? '/dev/xvda' : `/dev/xvd${String.fromCharCode(98 + n)}`,
+        Ebs: { VolumeId: this.volumeId(id, n), Status: 'attached' },
+      })),
+      NetworkInterfaces: [{ NetworkInterfaceId: 'eni-0123456789abcdef0' }],
+      ...(i.tags !== undefined ? { Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
+    };
   }
 
   private volumeId(instanceId: string, n: number): string {

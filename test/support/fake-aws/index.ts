@@ -13,7 +13,7 @@
  * fake.signals;                                             // the wait-condition PUTs
  * ```
  */
-import { DescribeExportImageTasksCommand, DescribeExportTasksCommand } from '@aws-sdk/client-ec2';
+import { DescribeExportImageTasksCommand, DescribeExportTasksCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { FetchLike, SignalOptions } from '../../../lambda/shared/signal';
 // The handlers below stand in for the states the README names ("The workflow's states").
 import { StateNames as N } from '../documented-names';
@@ -61,6 +61,49 @@ export const DESCRIBE_EXPORT_IMAGE_TASKS_RESOURCE = 'arn:aws:states:::aws-sdk:ec
 /** The Task resource of the workflow's EventBridge PutEvents states (outcome and progress events). */
 export const PUT_EVENTS_RESOURCE = 'arn:aws:states:::events:putEvents';
 
+/**
+ * AWS SDK integration ec2:DescribeInstances (tag-filtered listing of instances): the Task's
+ * Parameters are the API input in PascalCase, the result the API output without $metadata; EC2
+ * errors fail the state as `Ec2.Ec2Exception` (sfnIntegrationError).
+ */
+export const DESCRIBE_INSTANCES_RESOURCE = 'arn:aws:states:::aws-sdk:ec2:describeInstances';
+
+/** The Task resource of the slot loop's DescribeSlotHolders (AWS SDK integration ec2:DescribeExportTasks). */
+export const DESCRIBE_EXPORT_TASKS_RESOURCE = 'arn:aws:states:::aws-sdk:ec2:describeExportTasks';
+
+/** The Lambda invoke integration: serves the Lambda states that have no handler of their own (the fleet's). */
+export const LAMBDA_INVOKE_RESOURCE = 'arn:aws:states:::lambda:invoke';
+
+/**
+ * Nested execution, Run a Job pattern, version 2 (optimized Step Functions integration,
+ * https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html): starts the
+ * child (StateMachineArn, Input as JSON or a JSON string, optional Name) and waits until it ends.
+ *
+ * Success: the child's DescribeExecution response with PascalCase keys (ExecutionArn, Input,
+ * InputDetails, Name, Output, OutputDetails, StartDate, StateMachineArn, Status, StopDate; dates
+ * in epoch milliseconds), Input and Output as JSON values (`.sync`: as JSON strings). The user
+ * guide names the pattern but its pages in the searchable copies do not show the response; the
+ * PascalCase envelope is what AWS's TestState guide implies (a `.sync:2` mock "must match the
+ * DescribeExecution response schema") and what an emulator's tests record as measured on AWS
+ * (hectorvent/floci AslExecutorNestedStartExecutionTest).
+ *
+ * A child that ends FAILED, TIMED_OUT or ABORTED fails the Task with `States.TaskFailed` and a
+ * Cause that is the JSON text of that same envelope (its Status, Error and Cause included). NOT
+ * verified in the documentation (it is silent); `syncChildFailure` changes the choice.
+ * A refused StartExecution fails it with `StepFunctions.<Code>Exception` (same emulator source).
+ */
+export const START_EXECUTION_SYNC2_RESOURCE = 'arn:aws:states:::states:startExecution.sync:2';
+/** Nested execution, Run a Job pattern, version 1: like `.sync:2` with Input and Output as JSON strings. */
+export const START_EXECUTION_SYNC_RESOURCE = 'arn:aws:states:::states:startExecution.sync';
+
+/** How a `.sync` Task reports a child that did not succeed (see START_EXECUTION_SYNC2_RESOURCE). */
+export interface SyncChildFailureOptions {
+  /** The Task's error name. @default 'States.TaskFailed' */
+  readonly error?: string;
+  /** `describe-execution`: the JSON envelope of the child (default); `child`: the child's own Cause. */
+  readonly cause?: 'describe-execution' | 'child';
+}
+
 /** One wait-condition signal the finish step sent. */
 export interface CapturedSignal {
   readonly url: string;
@@ -106,6 +149,20 @@ export interface FakeAwsOptions {
   /** Options of the fake IAM. */
   readonly iam?: FakeIamOptions;
   readonly clock?: SimulatedClock;
+  /**
+   * Virtual time (discrete-event simulation): every execution FakeSfn runs shares the world
+   * clock's scheduler, so the Wait states and retry intervals of concurrent executions overlap
+   * (two executions each waiting an hour end at hour 1, not 2), and the clock moves only when
+   * no execution can run any more. Off: each wait and retry advances the shared clock when it is
+   * entered (the model the existing tests were written for). @default false
+   */
+  readonly virtualTime?: boolean;
+  /** Seed of the virtual-time FULL-jitter generator (reproducible retries). @default DEFAULT_VIRTUAL_TIME_SEED */
+  readonly virtualTimeSeed?: number;
+  /** Stop running `.sync` children when their parent leaves RUNNING (FakeSfnOptions). @default true */
+  readonly stopChildrenWithParent?: boolean;
+  /** How a `.sync` Task reports a failed child. @default { error: 'States.TaskFailed', cause: 'describe-execution' } */
+  readonly syncChildFailure?: SyncChildFailureOptions;
 }
 
 export interface FakeAws {
@@ -175,7 +232,9 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
   const naming = options.sfnErrorNaming ?? 'generic';
 
   const publishedEvents: FakeAws['publishedEvents'] = [];
-  const workflowHandlers = (): Record<string, LocalHandler> => {
+  // eslint-disable-next-line prefer-const
+  let sfn: FakeSfn;
+  const workflowHandlers = (execution?: FakeExecution): Record<string, LocalHandler> => {
     const taskClients = clients(CALLERS.EXPORT_TASK);
     const integration = clients(CALLERS.SFN_INTEGRATION);
     // Loaded lazily: the handler module creates default clients at import time.
@@ -191,6 +250,11 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
             return { Payload: await exportTask.start(payload.request, taskClients) };
           case 'finish':
             return { Payload: await exportTask.finish(payload, taskClients, signalOptions) };
+          // The fleet workflow's steps (InstanceExportFleet) run on the same function.
+          case 'fleet-prepare':
+          case 'fleet-record':
+          case 'fleet-finish':
+            return { Payload: await exportTask.handler(payload) };
           default:
             throw new Error(`unknown action ${(payload as { action?: string }).action}`);
         }
@@ -224,17 +288,61 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
       }
       return { Entries: input.Entries.map((_: unknown, i: number) => ({ EventId: `event-${publishedEvents.length}-${i}` })), FailedEntryCount: 0 };
     };
+    const describeInstances: LocalHandler = async (input) => {
+      try {
+        const out = await integration.ec2.send(new DescribeInstancesCommand(input));
+        const { $metadata: _metadata, ...rest } = out;
+        return JSON.parse(JSON.stringify(rest));
+      } catch (err) {
+        throw sfnIntegrationError(err, naming);
+      }
+    };
+    const startSync = (jsonPayloads: boolean): LocalHandler => async (input, context) => {
+      let child: FakeExecution;
+      try {
+        child = sfn.startChild(execution?.executionArn, {
+          stateMachineArn: input.StateMachineArn,
+          ...(input.Name !== undefined ? { name: input.Name } : {}),
+          input: input.Input === undefined ? '{}' : typeof input.Input === 'string' ? input.Input : JSON.stringify(input.Input),
+        });
+      } catch (err) {
+        const e = err as Error;
+        const code = e.name ?? 'Error';
+        const error = new Error(e.message);
+        error.name = `StepFunctions.${code.endsWith('Exception') ? code : `${code}Exception`}`;
+        throw error;
+      }
+      const ended = child.ended ?? child.done;
+      await (context.waitFor ? context.waitFor(ended) : ended);
+      const envelope = sfn.syncResult(child.executionArn, jsonPayloads);
+      if (child.status === 'SUCCEEDED') return envelope;
+      const failure = options.syncChildFailure ?? {};
+      const error = new Error(failure.cause === 'child' ? (child.cause ?? '') : JSON.stringify(envelope));
+      error.name = failure.error ?? 'States.TaskFailed';
+      throw error;
+    };
     return {
       [PUT_EVENTS_RESOURCE]: putEvents,
+      [DESCRIBE_INSTANCES_RESOURCE]: describeInstances,
+      [START_EXECUTION_SYNC2_RESOURCE]: startSync(true),
+      [START_EXECUTION_SYNC_RESOURCE]: startSync(false),
       [N.PREPARE]: lambda,
       [N.START_EXPORT]: lambda,
       [N.FINISH]: lambda,
       [N.DESCRIBE_EXPORT_TASK]: describe,
+      // The slot loop's look at the tasks that hold the slots (DescribeSlotHolders).
+      [DESCRIBE_EXPORT_TASKS_RESOURCE]: describe,
       [DESCRIBE_EXPORT_IMAGE_TASKS_RESOURCE]: describeImageTasks,
+      // The fleet's Lambda states (PrepareFleet, RecordFailure, FinishFleet).
+      [LAMBDA_INVOKE_RESOURCE]: lambda,
     };
   };
 
-  const sfn = new FakeSfn(world, workflowHandlers);
+  sfn = new FakeSfn(world, workflowHandlers, {
+    virtualTime: options.virtualTime,
+    virtualTimeSeed: options.virtualTimeSeed,
+    stopChildrenWithParent: options.stopChildrenWithParent,
+  });
   sfn.statusChangeListener = (event) => events.publish(event);
 
   const backstopTarget = async (event: any) => {

@@ -5,7 +5,7 @@
  * injection.
  */
 import { FakeService, throttlingError } from './errors';
-import { SimulatedClock } from '../local-sfn';
+import { existingVirtualScheduler, SimulatedClock } from '../local-sfn';
 
 /** Who made a call: each client set carries a label, so faults can target one caller. */
 export type FakeCaller = string;
@@ -120,6 +120,9 @@ export class FakeWorld {
       outcome: 'pending',
     };
     this.calls.push(call);
+    // In virtual time every SDK call is activity: the clock does not move while calls come in.
+    const scheduler = existingVirtualScheduler(this.clock);
+    scheduler?.bump();
     const proceed = async () => {
       const throttle = this.throttles.find((t) => t.remaining > 0 && matches(t.selector, call));
       if (throttle) {
@@ -140,6 +143,8 @@ export class FakeWorld {
       call.outcome = 'error';
       call.error = (err as Error)?.name ?? 'Error';
       throw err;
+    } finally {
+      scheduler?.bump();
     }
   }
 }
