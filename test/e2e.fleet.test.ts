@@ -95,6 +95,18 @@ test('tag filters over several pages: the tagged instances that can be exported,
   expect(peakActiveExports(f)).toBe(5);
 });
 
+test('filters that match more than 100 instances stop the listing early: VmExport.InvalidInput, nothing started', async () => {
+  const f = await deployFleetWorld({ instances: Array.from({ length: 135 }, (_, i) => taggedInstance(i + 1)) });
+  const fleet = startFleet(f, FleetExportInputs.toObject({ ...SETTINGS, instanceTags: { [FLEET_TAG.key]: FLEET_TAG.value } }));
+  await f.fake.settle();
+  expect(fleet.error).toBe(Errors.INVALID_INPUT);
+  expect(fleet.cause).toContain('The instance filters matched more than 100 instances (110 listed when the listing stopped)');
+  // 11 pages of 10, not 14.
+  expect(fleet.result!.entered('ListMoreInstances')).toBe(10);
+  expect(exportExecutions(f)).toEqual([]);
+  expect(fleetEvents(f)).toEqual([expect.objectContaining({ status: 'FAILED', errorName: Errors.INVALID_INPUT, total: 0 })]);
+});
+
 test('a fleet whose filters match nothing succeeds with no instance', async () => {
   const f = await deployFleetWorld({ instances: [{ instanceId: id(1) }] });
   const fleet = startFleet(f, FleetExportInputs.toObject({ ...SETTINGS, instanceTags: { [FLEET_TAG.key]: FLEET_TAG.value } }));
@@ -162,9 +174,9 @@ test('slots held by exports outside the fleet: the children wait for them with n
     expect(starts[1]).toBeGreaterThanOrEqual(2 * HOUR);
     // A freed slot waits at most one look (60 s) plus the look itself.
     expect(starts[1]).toBeLessThanOrEqual(2 * HOUR + 61);
-    // The wait costs 3 transitions a minute and no Lambda invocation.
+    // The wait costs 4 transitions a minute (the first 3 h) and no Lambda invocation.
     const waiting = r.timeline.filter((t) => t.at > starts[0] && t.at < starts[1]);
-    expect(new Set(waiting.map((t) => t.state))).toEqual(new Set(['WaitForSlot', 'DescribeSlotHolders', 'CheckSlotFreed']));
+    expect(new Set(waiting.map((t) => t.state))).toEqual(new Set(['CountSlotLook', 'WaitForSlot', 'DescribeSlotHolders', 'CheckSlotFreed']));
     expect(r.calls.filter((c) => c.lambda && c.at > starts[0] && c.at < starts[1])).toEqual([]);
   }
 });

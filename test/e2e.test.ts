@@ -6,6 +6,7 @@
  * wait-condition signal, the object in S3, the export task).
  */
 import './setup/with-resolvers';
+import { Duration } from 'aws-cdk-lib';
 import { onEvent as providerOnEvent } from '../lambda/export-provider';
 import { ManagedTag, StateNames as N } from './support/documented-names';
 import { CALLERS, createFakeAws } from './support/fake-aws';
@@ -189,6 +190,25 @@ describe('e2e: deploy against the local AWS stand-in', () => {
     expect(result.entered(N.WAIT_FOR_SLOT)).toBe(20);
     expect(result.callsOf(N.START_EXPORT)).toHaveLength(2);
     expect(d.fake.ec2.tasksTagged(ManagedTag.KEY, ManagedTag.VALUE)[0].State).toBe('completed');
+  });
+
+  test('9b the quota stays full for 10 hours: looks every 60 s for 3 h, then every 300 s; no Lambda while waiting', async () => {
+    const d = await deploy(synth({ timeout: Duration.hours(12) }), {}, (fake) => {
+      fake.ec2.occupySlots(5, 10 * 3600);
+    });
+    await d.fake.settle();
+
+    expect(onlySignal(d).Status).toBe('SUCCESS');
+    const result = d.fake.sfn.execution(d.response.PhysicalResourceId).result!;
+    expect(result.entered(N.WAIT_FOR_SLOT)).toBe(180);
+    // (10 h - 3 h) / 300 s = 84 long looks; the 84th sees a holder ended.
+    expect(result.entered(N.WAIT_LONG_FOR_SLOT)).toBe(84);
+    const starts = result.callsOf(N.START_EXPORT).map((c) => c.at);
+    expect(starts).toHaveLength(2);
+    expect(starts[1]).toBeGreaterThanOrEqual(10 * 3600);
+    expect(starts[1]).toBeLessThanOrEqual(10 * 3600 + 300);
+    // Prepare, the refused StartExport, the StartExport once a holder ended, Finish.
+    expect(result.lambdaInvocations).toBe(4);
   });
 
   test('10 environment-agnostic stack in an unlisted region: default canonical ID granted and accepted', async () => {

@@ -74,6 +74,7 @@ describe('fleet-prepare', () => {
     ['an unknown field', { ...BASE, instanceIds: [ID_A], maxConcurrency: 3 }, "unknown field 'maxConcurrency'"],
     ['a bad target', { ...BASE, instanceIds: [ID_A], targetEnvironment: 'hyperv' }, 'targetEnvironment'],
     ['a prefix without a slash', { ...BASE, instanceIds: [ID_A], s3Prefix: 'no-slash' }, 'no-slash'],
+    ['a 201-character prefix', { ...BASE, instanceIds: [ID_A], s3Prefix: 'p'.repeat(200) + '/' }, "s3Prefix is 201 characters long: a fleet's prefix has at most 200"],
   ])('refuses %s', (_label, input, message) => {
     const text = refusal(input);
     expect(text).toContain('Invalid fleet input: ');

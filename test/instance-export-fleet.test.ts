@@ -49,12 +49,20 @@ describe('InstanceExportFleet', () => {
     expect(map).toMatchObject({ Type: 'Map', ItemsPath: '$.gathered.ids', MaxConcurrencyPath: '$.plan.maxConcurrentExports', ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } } });
     expect(states.get('ExportInstance')).toMatchObject({
       Resource: 'arn:aws:states:::states:startExecution.sync:2',
-      Parameters: { 'Input.$': 'States.JsonMerge($.common, $.item, false)', 'Name.$': '$.name' },
+      Parameters: { 'Input.$': 'States.JsonMerge($.common, $.own, false)', 'Name.$': '$.name' },
       Catch: [{ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }],
     });
     expect(states.get('ListInstances')).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances', Parameters: { MaxResults: 10 } });
     expect(states.get('ListMoreInstances')).toMatchObject({ Parameters: { 'NextToken.$': '$.listing.tokens[0]' } });
-    expect(states.get('CheckFleetSize').Choices[0].Variable).toBe('$.gathered.ids[100]');
+    // The count is checked after every page: a broad filter stops early.
+    expect(states.get('CheckMorePages').Choices[0]).toMatchObject({ Variable: '$.pages.count', NumericGreaterThan: 100, Next: 'TooManyInstances' });
+    // Starting a child is retried when Step Functions refuses it for a while, never on the child's own failure.
+    const retried = states.get('ExportInstance').Retry.flatMap((r: any) => r.ErrorEquals);
+    expect(retried).toContain('StepFunctions.ExecutionLimitExceeded');
+    expect(retried).not.toContain('States.ALL');
+    expect(retried).not.toContain('States.TaskFailed');
+    // The iteration outputs the instance and its child's outcome only.
+    expect(states.get('ExportInstance')).toMatchObject({ ResultPath: '$.result.child', OutputPath: '$.result' });
     expect(states.get('FleetFailed')).toMatchObject({ Type: 'Fail', ErrorPath: '$.errorName', CausePath: '$.cause' });
     expect(states.get('PublishFleetFinished').Parameters.Entries[0]).toMatchObject({ Source: 'cdk-vm-export', DetailType: 'VM Export Fleet Finished' });
     // Only the prepare, record and finish steps invoke Lambda: nothing while exports run.

@@ -234,6 +234,68 @@ describe('signal backstop', () => {
     expect(puts).toHaveLength(0);
   });
 
+  describe('an execution stopped from outside gets its export task cancelled', () => {
+    const FLEET_TOKEN = 'fleet-0123456789abcdef-' + INSTANCE;
+    const active: ExportTask = {
+      ExportTaskId: 'export-i-0aaaaaaaaaaaaaaaa',
+      State: 'active',
+      Tags: [{ Key: 'vm-export:client-token', Value: FLEET_TOKEN }],
+      InstanceExportDetails: { InstanceId: INSTANCE, TargetEnvironment: 'vmware' },
+    };
+    const stopped = (input: Record<string, unknown>) => event({ status: 'ABORTED', error: 'Operator', input: JSON.stringify({ instanceId: INSTANCE, ...input }) });
+
+    test('its task (found by its client token) is cancelled; no wait condition: nothing signalled', async () => {
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [active] });
+      ec2Mock.on(CancelExportTaskCommand).resolves({});
+      const { puts, options } = capture();
+      const out = await backstop(stopped({ clientToken: FLEET_TOKEN }), { sfn, cfn, ec2 }, options);
+      expect(ec2Mock).toHaveReceivedCommandWith(CancelExportTaskCommand, { ExportTaskId: active.ExportTaskId });
+      expect(out).toEqual({ action: 'none', why: 'the execution has no wait condition to signal', task: `task ${active.ExportTaskId} was cancelled` });
+      expect(puts).toHaveLength(0);
+    });
+
+    test('with a wait condition: cancelled, and the FAILURE signal says so', async () => {
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [active] });
+      ec2Mock.on(CancelExportTaskCommand).resolves({});
+      const { puts, options } = capture();
+      await backstop(stopped({ clientToken: FLEET_TOKEN, ...WAIT_CONDITION }), { sfn, cfn, ec2 }, options);
+      expect(puts).toHaveLength(1);
+      expect(puts[0].body.Reason).toContain(`Its export: task ${active.ExportTaskId} was cancelled`);
+    });
+
+    test.each([
+      ['no clientToken (the task cannot be told from others)', {}],
+      ['an adopted task (another execution started it)', { clientToken: FLEET_TOKEN, adoptExportTaskId: active.ExportTaskId }],
+    ])('%s: nothing cancelled', async (_label, input) => {
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [active] });
+      const { options } = capture();
+      const out = await backstop(stopped(input), { sfn, cfn, ec2 }, options);
+      expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
+      expect(out.task).toMatch(/^no task of its own to cancel/);
+    });
+
+    test('a stop by the export resource, or an ending other than ABORTED: EC2 is not asked', async () => {
+      const { options } = capture();
+      await backstop(event({ status: 'ABORTED', error: 'VmExport.Stopped', input: JSON.stringify({ clientToken: FLEET_TOKEN }) }), { sfn, cfn, ec2 }, options);
+      await backstop(event({ status: 'FAILED', error: 'States.Runtime', input: JSON.stringify({ clientToken: FLEET_TOKEN }) }), { sfn, cfn, ec2 }, options);
+      expect(ec2Mock).not.toHaveReceivedCommand(DescribeExportTasksCommand);
+    });
+
+    test('a cancel that fails never stops the signal; a throttled one is delivered again (thrown after signalling)', async () => {
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [active] });
+      ec2Mock.on(CancelExportTaskCommand).rejects(sdkError('RequestLimitExceeded', 'Request limit exceeded.', 503));
+      const { puts, options } = capture();
+      await expect(backstop(stopped({ clientToken: FLEET_TOKEN, ...WAIT_CONDITION }), { sfn, cfn, ec2 }, options)).rejects.toMatchObject({ name: 'VmExport.Throttled' });
+      expect(puts).toHaveLength(1);
+      expect(puts[0].body.Reason).toContain('cancelling it failed for now (VmExport.Throttled); it is tried again');
+      ec2Mock.on(CancelExportTaskCommand).rejects(sdkError('UnauthorizedOperation', 'You are not authorized.', 403));
+      const again = capture();
+      const out = await backstop(stopped({ clientToken: FLEET_TOKEN, ...WAIT_CONDITION }), { sfn, cfn, ec2 }, again.options);
+      expect(again.puts).toHaveLength(1);
+      expect(out.task).toContain('cancelling it failed (UnauthorizedOperation');
+    });
+  });
+
   test('the handler recognizes execution status change events and nothing else', () => {
     expect(isExecutionStatusChange(event({}))).toBe(true);
     expect(isExecutionStatusChange({ action: 'finish' })).toBe(false);

@@ -17,6 +17,8 @@ import {
   ERROR_INVALID_INPUT,
   ERROR_PREFLIGHT_FAILED,
   ERROR_QUOTA_NEVER_FREED,
+  ERROR_THROTTLED,
+  ERROR_TRANSIENT,
   ERROR_WATCH_LOST,
   ERROR_WORKFLOW_ERROR,
   EXECUTION_STOPPED_BY_PROVIDER,
@@ -168,12 +170,29 @@ export async function backstop(
   options: SignalOptions = {},
 ): Promise<BackstopResult> {
   const detail = await withStopError(clients.sfn, event.detail);
-  const task = await cancelStoppedExport(detail, clients);
+  let cancelError: unknown;
+  const task = await cancelStoppedExport(detail, clients).catch((err) => {
+    cancelError = err;
+    return isRetryableStepError(err)
+      ? `cancelling it failed for now (${errorCode(err)}); it is tried again`
+      : `cancelling it failed (${errorCode(err)}: ${errorMessage(err)}); cancel it by hand`;
+  });
+  // The signal never waits for EC2: a deployment must not wait out its timeout for a failed cancel.
   const skip = noSignalNeeded(detail);
   const signal = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients, options, task));
   const result = task === undefined ? signal : { ...signal, task };
   console.log(JSON.stringify({ message: 'signal backstop', executionArn: detail.executionArn, status: detail.status, error: detail.error, ...result }));
+  if (cancelError !== undefined && isRetryableStepError(cancelError)) {
+    // EventBridge delivers the event again: the next run cancels (a second signal is the same one).
+    throw cancelError;
+  }
   return result;
+}
+
+/** Throttling and transient errors (VmExport.Throttled, VmExport.Transient): worth another delivery. */
+function isRetryableStepError(err: unknown): boolean {
+  const name = (err as Error)?.name;
+  return name === ERROR_THROTTLED || name === ERROR_TRANSIENT;
 }
 
 async function signalFor(

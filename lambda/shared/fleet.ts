@@ -42,6 +42,11 @@ const LISTED_STATES = ['pending', 'running', 'stopping', 'stopped'];
 /** The longest fleet client token: the child's `<token>-<instance id>` must fit a tag value (256). */
 const MAX_FLEET_TOKEN = 200;
 const MAX_FILTERS = 50;
+/**
+ * The longest prefix of a fleet's exports: each instance's outcome carries its object key twice
+ * (key and URI), and the outcomes of 100 instances must fit Step Functions' 256 KiB state.
+ */
+export const MAX_FLEET_PREFIX = 200;
 /** Stands in for the instance while the shared fields are checked (never reaches a message). */
 const PLACEHOLDER_INSTANCE = 'i-00000000';
 
@@ -174,6 +179,9 @@ function sharedInputOf(raw: Record<string, unknown>, problems: string[]): Record
     normalizeRequest({ ...common, instanceId: PLACEHOLDER_INSTANCE, clientToken: 'fleet' } as unknown as WorkflowInput, undefined, 'the fleet');
   } catch (err) {
     problems.push(((err as Error).message ?? '').replace(/^Invalid input for the fleet: /, ''));
+  }
+  if (typeof common.s3Prefix === 'string' && common.s3Prefix.length > MAX_FLEET_PREFIX) {
+    problems.push(`s3Prefix is ${common.s3Prefix.length} characters long: a fleet's prefix has at most ${MAX_FLEET_PREFIX} (every instance's outcome carries its key, and 100 of them must fit Step Functions' 256 KiB). Shorten it.`);
   }
   return common;
 }

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -27,6 +27,18 @@ const LISTING_PAGE_SIZE = 10;
  * keeps a lost child from holding a fleet slot for ever.
  */
 const CHILD_TIMEOUT = Duration.days(8);
+/**
+ * The errors of starting a child that pass: the Step Functions developer guide ("Start workflow
+ * executions from a task state") advises retrying StepFunctions.ExecutionLimitExceeded; the
+ * SDK's throttling and client errors pass too. The names with and without the `Exception`
+ * suffix, as the guide and the SDK model spell them.
+ */
+const START_CHILD_ERRORS = [
+  'StepFunctions.ExecutionLimitExceeded',
+  'StepFunctions.ExecutionLimitExceededException',
+  'StepFunctions.ThrottlingException',
+  'StepFunctions.SdkClientException',
+];
 
 /**
  * Builds the fleet workflow (JSONPath only, so that aws-local-stepfunctions runs the very
@@ -35,9 +47,10 @@ const CHILD_TIMEOUT = Duration.days(8);
  * ```
  * PrepareFleet ─► CheckListing ─(instanceIds)─────────────────────────────────────────────┐
  *                   └─(instanceFilters)─► ListInstances ─► CollectPage ─► CheckMorePages     │
- *                       ListMoreInstances ◄─(NextToken)──────────────────────┘   │          │
+ *                       ListMoreInstances ◄─(NextToken)──────────────────────┤   │          │
+ *                       TooManyInstances ◄─(more than 100 so far)────────────┘   │          │
  *                       GatherInstances ◄─(last page)────────────────────────────┘          │
- *                         ─► UniqueInstances ─► CheckFleetSize ─(more than 100)─► TooManyInstances ─► FinishFleet
+ *                         ─► UniqueInstances ───────────────────────────────────────────────┤
  * ExportInstances (Map, MaxConcurrencyPath $.plan.maxConcurrentExports) ◄──────────────────┘
  *    └─ ExportInstance (startExecution.sync:2 of the export workflow) ─(any error)─► RecordFailure
  * FinishFleet ─► PublishFleetFinished ─► CheckFleetOutcome ─► FleetSucceeded | FleetFailed | UnexpectedFleetOutcome
@@ -85,7 +98,7 @@ function buildPrepareFleet(scope: Construct, fn: lambda.IFunction, finish: sfn.I
     resultSelector: {
       plan: sfn.JsonPath.objectAt('$.Payload'),
       gathered: { ids: sfn.JsonPath.listAt('$.Payload.instanceIds') },
-      pages: { first: true },
+      pages: { count: 0 },
     },
     // The plan replaces the input (ResultPath '$' would too, but aws-local-stepfunctions files it under a key named '$').
     resultPath: '$.prepared',
@@ -128,8 +141,13 @@ function buildListing(scope: Construct, exportInstances: sfn.IChainable, finish:
   const first = page(N.LIST_INSTANCES, false);
   const more = page(N.LIST_MORE_INSTANCES, true);
   const collect = sfn.Pass.jsonPath(scope, N.COLLECT_PAGE, {
-    comment: 'Keep this page\'s instance ids, nested under the earlier pages\'.',
-    parameters: { prev: sfn.JsonPath.objectAt('$.pages'), ids: sfn.JsonPath.listAt('$.listing.ids') },
+    comment: 'Keep this page\'s instance ids, nested under the earlier pages\', and count them all.',
+    parameters: {
+      prev: sfn.JsonPath.objectAt('$.pages'),
+      ids: sfn.JsonPath.listAt('$.listing.ids'),
+      // (mathAdd takes numbers; arrayLength's intrinsic is typed as a string token.)
+      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.pages.count'), Token.asNumber(sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.listing.ids')))),
+    },
     resultPath: '$.pages',
   });
   const gather = sfn.Pass.jsonPath(scope, N.GATHER_INSTANCES, {
@@ -143,25 +161,25 @@ function buildListing(scope: Construct, exportInstances: sfn.IChainable, finish:
     resultPath: '$.gathered',
   });
   const tooMany = sfn.Pass.jsonPath(scope, N.TOO_MANY_INSTANCES, {
-    comment: `The filters matched more than ${MAX_FLEET_INSTANCES} instances.`,
+    comment: `The filters matched more than ${MAX_FLEET_INSTANCES} instances: the listing stops there.`,
     parameters: {
       Error: ERROR_INVALID_INPUT,
       Cause: sfn.JsonPath.format(
-        `The instance filters matched {} instances; a fleet exports at most ${MAX_FLEET_INSTANCES}. Narrow the filters, or split the instances into several fleets.`,
-        sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.gathered.ids'))),
+        `The instance filters matched more than ${MAX_FLEET_INSTANCES} instances ({} listed when the listing stopped); a fleet exports at most ${MAX_FLEET_INSTANCES}. Narrow the filters, or split the instances into several fleets.`,
+        sfn.JsonPath.stringAt('$.pages.count')),
     },
     resultPath: '$.error',
   });
-  const checkSize = sfn.Choice.jsonPath(scope, N.CHECK_FLEET_SIZE)
-    .when(sfn.Condition.isPresent(`$.gathered.ids[${MAX_FLEET_INSTANCES}]`), tooMany.next(finish))
-    .otherwise(exportInstances);
+  // The count is checked after every page, so a filter that matches thousands stops early
+  // (the state would otherwise outgrow 256 KiB, which no Catch can handle).
   const checkMore = sfn.Choice.jsonPath(scope, N.CHECK_MORE_PAGES)
+    .when(sfn.Condition.numberGreaterThan('$.pages.count', MAX_FLEET_INSTANCES), tooMany.next(finish))
     .when(sfn.Condition.isPresent('$.listing.tokens[0]'), more)
     .otherwise(gather);
   first.next(collect);
   more.next(collect);
   collect.next(checkMore);
-  gather.next(unique).next(checkSize);
+  gather.next(unique).next(exportInstances);
   return first;
 }
 
@@ -177,7 +195,11 @@ function buildExportInstances(scope: Construct, options: FleetDefinitionOptions,
     itemsPath: '$.gathered.ids',
     maxConcurrencyPath: '$.plan.maxConcurrentExports',
     itemSelector: {
-      item: {
+      // What the iteration outputs: the instance, then its child's outcome (nothing else: the
+      // results of 100 iterations must fit the 256 KiB state).
+      result: { instanceId: sfn.JsonPath.stringAt('$$.Map.Item.Value') },
+      // The child's own fields, merged into `common`.
+      own: {
         instanceId: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
         clientToken: sfn.JsonPath.format('{}{}', sfn.JsonPath.stringAt('$.plan.tokenPrefix'), sfn.JsonPath.stringAt('$$.Map.Item.Value')),
         AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: sfn.JsonPath.stringAt('$$.Execution.Id'),
@@ -197,17 +219,27 @@ function buildExportInstance(scope: Construct, options: FleetDefinitionOptions):
     comment: 'Run the export workflow for one instance and wait for it (no Lambda while it runs).',
     stateMachine: options.exportStateMachine,
     integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-    input: sfn.TaskInput.fromJsonPathAt(sfn.JsonPath.jsonMerge(sfn.JsonPath.objectAt('$.common'), sfn.JsonPath.objectAt('$.item'))),
+    input: sfn.TaskInput.fromJsonPathAt(sfn.JsonPath.jsonMerge(sfn.JsonPath.objectAt('$.common'), sfn.JsonPath.objectAt('$.own'))),
     name: sfn.JsonPath.stringAt('$.name'),
     taskTimeout: sfn.Timeout.duration(CHILD_TIMEOUT),
     resultSelector: { output: sfn.JsonPath.objectAt('$.Output'), executionArn: sfn.JsonPath.stringAt('$.ExecutionArn') },
-    resultPath: '$.item.child',
-    outputPath: '$.item',
+    resultPath: '$.result.child',
+    outputPath: '$.result',
+  });
+  // Starting the child can be refused for a while (too many open executions, throttling): retried.
+  // Never on the child's own failure (States.TaskFailed): the export workflow has its own retries.
+  exportInstance.addRetry({
+    errors: START_CHILD_ERRORS,
+    interval: Duration.seconds(10),
+    backoffRate: 2,
+    maxAttempts: 6,
+    maxDelay: Duration.minutes(5),
+    jitterStrategy: sfn.JitterType.FULL,
   });
   const record = lambdaStep(scope, N.RECORD_FAILURE, options.exportFunction, {
     action: 'fleet-record',
-    instanceId: sfn.JsonPath.stringAt('$.item.instanceId'),
-    failure: sfn.JsonPath.objectAt('$.item.failure'),
+    instanceId: sfn.JsonPath.stringAt('$.result.instanceId'),
+    failure: sfn.JsonPath.objectAt('$.result.failure'),
   }, {
     comment: 'Read the failed child\'s documented error name and reason.',
     outputPath: '$.Payload',
@@ -215,9 +247,9 @@ function buildExportInstance(scope: Construct, options: FleetDefinitionOptions):
   const notRead = sfn.Pass.jsonPath(scope, N.FAILURE_NOT_READ, {
     comment: 'The record step failed: keep the failure without its reason (never stop the other exports).',
     parameters: {
-      instanceId: sfn.JsonPath.stringAt('$.item.instanceId'),
+      instanceId: sfn.JsonPath.stringAt('$.result.instanceId'),
       failure: {
-        instanceId: sfn.JsonPath.stringAt('$.item.instanceId'),
+        instanceId: sfn.JsonPath.stringAt('$.result.instanceId'),
         status: 'FAILED',
         errorName: ERROR_WORKFLOW_ERROR,
         reason: 'The export failed and its reason could not be read: see the execution of the export workflow named after the instance.',
@@ -225,7 +257,7 @@ function buildExportInstance(scope: Construct, options: FleetDefinitionOptions):
     },
   });
   record.addCatch(notRead, { errors: [sfn.Errors.ALL], resultPath: '$.recordError' });
-  exportInstance.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.item.failure' });
+  exportInstance.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.result.failure' });
   return exportInstance;
 }
 
@@ -239,11 +271,18 @@ function buildFinishFleet(scope: Construct, fn: lambda.IFunction): sfn.IChainabl
     comment: 'Every instance\'s outcome, and the summary the fleet ends with.',
     outputPath: '$.Payload',
   });
-  finish.addCatch(sfn.Fail.jsonPath(scope, N.FINISH_FLEET_FAILED, {
-    comment: 'The finish step failed: the outcomes are in the child executions.',
-    error: ERROR_WORKFLOW_ERROR,
-    causePath: '$.finishError.Cause',
-  }), { errors: [sfn.Errors.ALL], resultPath: '$.finishError' });
+  const finishFailed = sfn.Choice.jsonPath(scope, N.CHECK_FINISH_FLEET_ERROR)
+    .when(presentString('$.finishError.Cause'), sfn.Fail.jsonPath(scope, N.FINISH_FLEET_FAILED, {
+      comment: 'The finish step failed: the outcomes are in the child executions.',
+      error: ERROR_WORKFLOW_ERROR,
+      causePath: '$.finishError.Cause',
+    }))
+    .otherwise(sfn.Fail.jsonPath(scope, N.FINISH_FLEET_FAILED_WITHOUT_CAUSE, {
+      comment: 'The finish step failed without a cause: the outcomes are in the child executions.',
+      error: ERROR_WORKFLOW_ERROR,
+      cause: 'The fleet\'s finish step failed without a cause; every outcome is in the export workflow\'s executions named fleet-<id>-<instance id>.',
+    }));
+  finish.addCatch(finishFailed, { errors: [sfn.Errors.ALL], resultPath: '$.finishError' });
 
   const check = sfn.Choice.jsonPath(scope, N.CHECK_FLEET_OUTCOME, { comment: 'Succeed, or fail with the summary.' })
     .when(sfn.Condition.and(presentString('$.status'), sfn.Condition.stringEquals('$.status', 'SUCCEEDED')),

@@ -48,6 +48,8 @@ export interface FleetExportInput extends InstanceExportSettings {
 }
 
 const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/** The longest prefix of a fleet's exports (the fleet's first step refuses a longer one too). */
+const MAX_FLEET_PREFIX = 200;
 /** Stands in for the instance while the shared settings are checked (never reaches a message). */
 const PLACEHOLDER_INSTANCE = 'i-00000000';
 
@@ -135,6 +137,9 @@ function fleetProblems(input: FleetExportInput): string[] {
   const n = input.maxConcurrentExports;
   if (n !== undefined && !Token.isUnresolved(n) && (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENT_EXPORTS)) {
     errors.push(`maxConcurrentExports is ${n}: use a whole number from 1 to ${MAX_CONCURRENT_EXPORTS} (the conversion-task quota is ${DEFAULT_CONCURRENT_EXPORTS} per region by default, at most ${MAX_CONCURRENT_EXPORTS}).`);
+  }
+  if (known(input.s3Prefix) && input.s3Prefix.length > MAX_FLEET_PREFIX) {
+    errors.push(`s3Prefix is ${input.s3Prefix.length} characters long: a fleet's prefix has at most ${MAX_FLEET_PREFIX} (every instance's outcome carries its key, and 100 of them must fit Step Functions' 256 KiB). Shorten it.`);
   }
   if (known(input.clientToken) && input.clientToken.length > 200) {
     errors.push(`clientToken is ${input.clientToken.length} characters long: use at most 200 (each export's token is '<clientToken>-<instance id>', a tag value).`);

@@ -15,14 +15,12 @@ export const FleetStateNames = {
   LIST_MORE_INSTANCES: 'ListMoreInstances',
   /** Pass: keeps the page's instance ids (nested under the earlier pages'). */
   COLLECT_PAGE: 'CollectPage',
-  /** Choice: another page? */
+  /** Choice: more instances than one fleet exports so far (stop), another page, or the last one? */
   CHECK_MORE_PAGES: 'CheckMorePages',
   /** Pass: every page's instance ids in one list. */
   GATHER_INSTANCES: 'GatherInstances',
   /** Pass: the listed instances without duplicates. */
   UNIQUE_INSTANCES: 'UniqueInstances',
-  /** Choice: more instances than one fleet exports? */
-  CHECK_FLEET_SIZE: 'CheckFleetSize',
   /** Pass: the filters matched too many instances (VmExport.InvalidInput for FinishFleet). */
   TOO_MANY_INSTANCES: 'TooManyInstances',
   /** Map (inline): one child export per instance, at most maxConcurrentExports at once. */
@@ -35,8 +33,12 @@ export const FleetStateNames = {
   FAILURE_NOT_READ: 'FailureNotRead',
   /** Lambda `fleet-finish`: the outcome of every instance, and the fleet's status. */
   FINISH_FLEET: 'FinishFleet',
+  /** Choice: the finish step's error, with or without a Cause. */
+  CHECK_FINISH_FLEET_ERROR: 'CheckFinishFleetError',
   /** Fail with VmExport.WorkflowError: the finish step itself failed. */
   FINISH_FLEET_FAILED: 'FinishFleetFailed',
+  /** The same when the error has no Cause. */
+  FINISH_FLEET_FAILED_WITHOUT_CAUSE: 'FinishFleetFailedWithoutCause',
   /** EventBridge PutEvents `VM Export Fleet Finished` (a failure to publish is caught). */
   PUBLISH_FLEET_FINISHED: 'PublishFleetFinished',
   /** Choice on the summary's status. */

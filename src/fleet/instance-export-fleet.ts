@@ -1,4 +1,4 @@
-import { Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, IConstruct } from 'constructs';
 import { buildFleetDefinition } from './fleet-definition';
 import { FLEET_FINISHED_EVENT } from './fleet-names';
-import { acknowledgeServiceConstraints } from '../internal';
+import { acknowledgeServiceConstraints, stateMachineLogGroupName } from '../internal';
 import { WorkflowEvents } from '../workflow/export-workflow-names';
 import { InstanceExportWorkflow } from '../workflow/instance-export-workflow';
 
@@ -73,8 +73,6 @@ export interface FleetEventRuleOptions {
 
 /** The fleet each stack registered first (what `InstanceExportFleet.of()` returns). */
 const FLEET_PER_STACK = new WeakMap<Stack, InstanceExportFleet>();
-/** The prefix CloudWatch Logs expects for log groups of vended logs (Step Functions among them). */
-const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
 
 /**
  * A Step Functions workflow that exports many instances: the ones its input names
@@ -147,7 +145,7 @@ export class InstanceExportFleet extends Construct {
     }
     this.workflow = props.workflow ?? InstanceExportWorkflow.of(this);
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      logGroupName: this.logGroupName(),
+      logGroupName: stateMachineLogGroupName(this),
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
@@ -230,12 +228,5 @@ export class InstanceExportFleet extends Construct {
     // A target may bring a role of its own (an SNS target with authorizeUsingRole): its policy is inline.
     acknowledgeServiceConstraints(this);
     return rule;
-  }
-
-  /** `/aws/vendedlogs/states/<unique name>-<stack UUID>` (see the export workflow's log group). */
-  private logGroupName(): string {
-    const unique = Names.uniqueResourceName(this, { maxLength: 200, separator: '-', allowedSpecialCharacters: '-_' });
-    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
-    return Fn.join('', [VENDED_LOGS_PREFIX, unique, '-', stackUuid]);
   }
 }

@@ -170,9 +170,6 @@ export const ERROR_FLEET_FAILED = 'VmExport.FleetFailed';
 /** The fleet's DescribeInstances listing failed (a bad filter, or EC2 kept failing). */
 export const ERROR_LISTING_FAILED = 'VmExport.ListingFailed';
 
-/** The error a fleet's child executions are stopped with when the fleet execution ends early. */
-export const EXECUTION_STOPPED_WITH_FLEET = 'VmExport.FleetStopped';
-
 /** The most instances one fleet execution exports (its results must fit Step Functions' 256 KiB state). */
 export const MAX_FLEET_INSTANCES = 100;
 

@@ -7,3 +7,4 @@ export * from './export-constants';
 export * from './handler-assets';
 export * from './handler-provider';
 export * from './handler-runtime';
+export * from './state-machine-logs';

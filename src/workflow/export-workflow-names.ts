@@ -59,14 +59,20 @@ export const WorkflowStateNames = {
   CHECK_STARTED: 'CheckStarted',
   /** Choice: which slot holders StartExport reported (instance export tasks first, else image export tasks). */
   CHECK_SLOT_HOLDERS: 'CheckSlotHolders',
-  /** Wait: `SLOT_POLL_SECONDS` between looks at the instance export tasks that hold the slots. */
+  /** Pass: counts the looks at the slot holders (SLOT_SHORT_LOOKS of 60 s before the 300 s ones). */
+  COUNT_SLOT_LOOK: 'CountSlotLook',
+  /** Wait: 60 s between the first looks at the instance export tasks that hold the slots. */
   WAIT_FOR_SLOT: 'WaitForSlot',
+  /** Wait: 300 s between later looks. */
+  WAIT_LONG_FOR_SLOT: 'WaitLongForSlot',
   /** AWS SDK integration: ec2:DescribeExportTasks of the slot holders. */
   DESCRIBE_SLOT_HOLDERS: 'DescribeSlotHolders',
   /** Choice: a holder ended (or is no longer listed): StartExport again; otherwise wait. */
   CHECK_SLOT_FREED: 'CheckSlotFreed',
-  /** Wait: `SLOT_POLL_SECONDS` between looks at the image export tasks that hold the slots. */
+  /** The same three states for image export tasks that hold the slots. */
+  COUNT_IMAGE_SLOT_LOOK: 'CountImageSlotLook',
   WAIT_FOR_IMAGE_SLOT: 'WaitForImageSlot',
+  WAIT_LONG_FOR_IMAGE_SLOT: 'WaitLongForImageSlot',
   /** AWS SDK integration: ec2:DescribeExportImageTasks of the slot holders. */
   DESCRIBE_IMAGE_SLOT_HOLDERS: 'DescribeImageSlotHolders',
   /** Choice: an image holder ended (or is no longer listed): StartExport again; otherwise wait. */
@@ -191,10 +197,12 @@ export const WorkflowTimings = {
   /** Seconds between polls in the long phase. */
   LONG_POLL_SECONDS: 300,
   /**
-   * Seconds between looks at the tasks that hold the conversion-task slots while the quota is
-   * full (a freed slot waits at most this long; each look costs 3 state transitions, no Lambda).
+   * Looks 60 s apart at the tasks that hold the conversion-task slots while the quota is full
+   * (3 h), before they are 300 s apart: a wait as long as the longest deadline (7 days) stays
+   * inside Step Functions' 25,000 history events (180 looks of about 11 events, then 1,980 of
+   * about 9: about 20,000).
    */
-  SLOT_POLL_SECONDS: 60,
+  SLOT_SHORT_LOOKS: 180,
   /** First retry interval of StartExport while the quota is full or EC2 throttles. */
   START_RETRY_INTERVAL_SECONDS: 30,
   /** Maximum retry interval of StartExport. */
@@ -238,6 +246,8 @@ export const WorkflowPaths = {
   PROGRESS: '$.progress',
   /** The answer of the last look at the slot holders (DescribeExportTasks / DescribeExportImageTasks). */
   SLOTS: '$.slots',
+  /** The look counter of the slot loop: `{ count }`. */
+  SLOT_LOOKS: '$.slotLooks',
   /** A caught Finish error. */
   FINISH_ERROR: '$.finishError',
 } as const;

@@ -1,4 +1,4 @@
-import { Duration, Fn, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -16,7 +16,7 @@ import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTagg
 import { WorkflowEvents } from './export-workflow-names';
 import { ImageExportGrants } from './image-export-grants';
 import { IVmImportServiceRole } from '../image-export/vm-import-service-role';
-import { ENV_EXPORT_GRANTS, acknowledgeServiceConstraints, acknowledgeWildcard, handlerCode, handlerRuntime } from '../internal';
+import { ENV_EXPORT_GRANTS, acknowledgeServiceConstraints, acknowledgeWildcard, handlerCode, handlerRuntime, stateMachineLogGroupName } from '../internal';
 
 /**
  * Properties of the export workflow.
@@ -95,8 +95,6 @@ interface GrantsDocument {
 const MAX_GRANTS_JSON_LENGTH = 3500;
 /** `i-` followed by 8 or 17 lowercase hexadecimal characters. */
 const INSTANCE_ID_PATTERN = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
-/** The prefix CloudWatch Logs expects for log groups of vended logs (Step Functions among them). */
-const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
 
 /** The workflow each stack registered first (what `InstanceExportWorkflow.of()` returns). */
 const WORKFLOW_PER_STACK = new WeakMap<Stack, InstanceExportWorkflow>();
@@ -222,7 +220,7 @@ export class InstanceExportWorkflow extends Construct {
     this.exportFunction = this.createExportFunction();
     this.node.addValidation({ validate: () => this.validateGrantsSize() });
 
-    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: this.stateMachineLogGroupName(), ...logOptions });
+    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: stateMachineLogGroupName(this), ...logOptions });
     this.machine = this.createStateMachine(props.tracingEnabled ?? true);
     this.stateMachine = this.machine;
     addSignalBackstop(this, { stateMachine: this.machine, exportFunction: this.exportFunction, functionRole: this.functionRole });
@@ -585,18 +583,5 @@ export class InstanceExportWorkflow extends Construct {
       `${length} characters, more than the ${MAX_GRANTS_JSON_LENGTH} that fit into the export-task function's environment (4 KB). ` +
       'Tag the instances and grant the tag once with allowInstancesTagged(key, value) instead of granting each instance' +
       (images ? ', and export fewer AMIs per workflow (or set allowAnyImage).' : '.')];
-  }
-
-  /**
-   * `/aws/vendedlogs/states/<stack name>-<path>-<hash>-<stack UUID>`: the prefix keeps the log
-   * group out of the account's CloudWatch Logs resource policy (capped at 5,120 characters); the
-   * construct's unique name tells the workflows of an account apart; the stack's UUID lets a
-   * stack be created again after a retained log group was left behind (a deleted or rolled
-   * back stack keeps it under the default removal policy).
-   */
-  private stateMachineLogGroupName(): string {
-    const unique = Names.uniqueResourceName(this, { maxLength: 200, separator: '-', allowedSpecialCharacters: '-_' });
-    const stackUuid = Fn.select(2, Fn.split('/', Stack.of(this).stackId));
-    return Fn.join('', [VENDED_LOGS_PREFIX, unique, '-', stackUuid]);
   }
 }

@@ -76,14 +76,20 @@ export interface PollTimers {
   readonly waitLongPoll: sfn.Wait;
 }
 
-/** A poll loop's short-poll counter and its two waits (the same timings for both kinds of export). */
-export function buildPollTimers(scope: Construct, names: PollTimerNames): PollTimers {
+/**
+ * A poll loop's short-poll counter and its two waits (the same timings for both kinds of export,
+ * and for the slot loop: `counterPath` and `shortCount` say which counter and how many short
+ * polls).
+ */
+export function buildPollTimers(
+  scope: Construct, names: PollTimerNames, counterPath: string = WorkflowPaths.POLL, shortCount: number = WorkflowTimings.SHORT_POLL_COUNT,
+): PollTimers {
   const countShortPoll = sfn.Pass.jsonPath(scope, names.countShortPoll, {
-    comment: `Count the short polls (${WorkflowTimings.SHORT_POLL_COUNT} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
+    comment: `Count the short polls (${shortCount} of ${WorkflowTimings.SHORT_POLL_SECONDS} s).`,
     parameters: {
-      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${WorkflowPaths.POLL}.count`), 1),
+      count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(`${counterPath}.count`), 1),
     },
-    resultPath: WorkflowPaths.POLL,
+    resultPath: counterPath,
   });
   const waitShortPoll = sfn.Wait.jsonPath(scope, names.waitShortPoll, {
     time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SHORT_POLL_SECONDS)),

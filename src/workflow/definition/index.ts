@@ -28,9 +28,10 @@ export interface ExportWorkflowDefinitionOptions {
  * Export (Parallel) ──(catch $.error)─► Finish ─► CheckOutcome ─► PublishSucceeded ─► Succeeded
  *                                                 └─► (otherwise) PublishFailed ─► CheckFailure ─► <one Fail per error> | UnexpectedOutcome
  *    ├─ StartExport ─► CheckStarted ─(adopted, completed)─► AdoptedTaskCompleted (Fail INTERNAL_COMPLETED)
- *    │     ├─(quota-full)─► CheckSlotHolders ─► WaitForSlot ─► DescribeSlotHolders ─► CheckSlotFreed
- *    │     │     a holder ended, none listed, or the look failed ─► StartExport   otherwise ─► WaitForSlot
- *    │     │     (image export tasks hold them: WaitForImageSlot ─► DescribeImageSlotHolders ─► CheckImageSlotFreed)
+ *    │     ├─(quota-full)─► CheckSlotHolders ─► CountSlotLook ─► WaitForSlot ─► DescribeSlotHolders ─► CheckSlotFreed
+ *    │     │     a holder ended, none listed, or the look failed ─► StartExport
+ *    │     │     looks < 180 ─► CountSlotLook      otherwise ─► WaitLongForSlot ─► DescribeSlotHolders
+ *    │     │     (image export tasks hold them: the same with CountImageSlotLook ... CheckImageSlotFreed)
  *    │     └─► CountShortPoll ─► WaitShortPoll ─► DescribeExportTask ─► CheckExportState
  *    │       completed ─► TaskCompleted (Fail INTERNAL_COMPLETED)
  *    │       cancelled ─► TaskCancelled (Fail INTERNAL_CANCELLED, cause = StatusMessage)
@@ -66,6 +67,7 @@ function buildExportRace(scope: Construct, fn: lambda.IFunction, finish: sfn.ICh
     parameters: {
       request: sfn.JsonPath.objectAt(WorkflowPaths.REQUEST),
       poll: { count: 0 },
+      slotLooks: { count: 0 },
       describe: { ExportTasks: [], failedPolls: 0 },
       progress: { last: '' },
     },

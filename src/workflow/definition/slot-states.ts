@@ -4,10 +4,13 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { MAX_SLOT_HOLDERS } from '../../internal/export-constants';
 import { WorkflowPaths, WorkflowStateNames as N, WorkflowTimings } from '../export-workflow-names';
+import { buildPollTimers } from './failed-polls';
 
 /** What one kind of slot holder is polled with and how its list reads. */
 interface HolderWatch {
+  readonly count: string;
   readonly wait: string;
+  readonly waitLong: string;
   readonly describe: string;
   readonly check: string;
   /** The API action (AWS SDK integration, camelCase) and its id-list parameter. */
@@ -23,7 +26,9 @@ interface HolderWatch {
 }
 
 const INSTANCE_HOLDERS: HolderWatch = {
+  count: N.COUNT_SLOT_LOOK,
   wait: N.WAIT_FOR_SLOT,
+  waitLong: N.WAIT_LONG_FOR_SLOT,
   describe: N.DESCRIBE_SLOT_HOLDERS,
   check: N.CHECK_SLOT_FREED,
   action: 'describeExportTasks',
@@ -35,7 +40,9 @@ const INSTANCE_HOLDERS: HolderWatch = {
 };
 
 const IMAGE_HOLDERS: HolderWatch = {
+  count: N.COUNT_IMAGE_SLOT_LOOK,
   wait: N.WAIT_FOR_IMAGE_SLOT,
+  waitLong: N.WAIT_LONG_FOR_IMAGE_SLOT,
   describe: N.DESCRIBE_IMAGE_SLOT_HOLDERS,
   check: N.CHECK_IMAGE_SLOT_FREED,
   action: 'describeExportImageTasks',
@@ -48,10 +55,12 @@ const IMAGE_HOLDERS: HolderWatch = {
 
 /**
  * The wait for a conversion-task slot when StartExport found the quota full: StartExport
- * reported the tasks that hold the slots; the workflow looks at them every SLOT_POLL_SECONDS
- * through the AWS SDK integration (Wait, Describe, Choice: 3 transitions, no Lambda) and calls
+ * reported the tasks that hold the slots; the workflow looks at them through the AWS SDK
+ * integration (no Lambda) every 60 s for the first SLOT_SHORT_LOOKS looks (Count, Wait,
+ * Describe, Choice: 4 transitions), every 300 s afterwards (3 transitions), and calls
  * StartExport again as soon as one of them has ended, is no longer listed, or the look fails.
- * Returns the entry (CheckSlotHolders).
+ * The longer interval keeps a wait as long as the longest deadline (7 days) inside Step
+ * Functions' 25,000 events of execution history. Returns the entry (CheckSlotHolders).
  */
 export function buildSlotWait(scope: Construct, startExport: sfn.IChainable): sfn.IChainable {
   const holders = (key: string) => `${WorkflowPaths.START}.reply.${key}[0]`;
@@ -64,10 +73,9 @@ export function buildSlotWait(scope: Construct, startExport: sfn.IChainable): sf
 }
 
 function buildHolderWatch(scope: Construct, watch: HolderWatch, startExport: sfn.IChainable): sfn.IChainable {
-  const wait = sfn.Wait.jsonPath(scope, watch.wait, {
-    comment: 'Give the tasks that hold the conversion-task slots time to end.',
-    time: sfn.WaitTime.duration(Duration.seconds(WorkflowTimings.SLOT_POLL_SECONDS)),
-  });
+  const { countShortPoll: count, waitShortPoll: wait, waitLongPoll: waitLong } = buildPollTimers(scope,
+    { countShortPoll: watch.count, waitShortPoll: watch.wait, waitLongPoll: watch.waitLong },
+    WorkflowPaths.SLOT_LOOKS, WorkflowTimings.SLOT_SHORT_LOOKS);
   const describe = tasks.CallAwsService.jsonPath(scope, watch.describe, {
     comment: 'Look at the slot holders (AWS SDK integration: no Lambda).',
     service: 'ec2',
@@ -85,10 +93,15 @@ function buildHolderWatch(scope: Construct, watch: HolderWatch, startExport: sfn
   const check = sfn.Choice.jsonPath(scope, watch.check, {
     comment: 'A holder that ended (or is no longer listed) freed a slot: start again.',
   });
+  count.next(wait);
   wait.next(describe);
+  waitLong.next(describe);
   describe.next(check);
-  check.when(slotFreed(watch), startExport).otherwise(wait);
-  return wait;
+  check
+    .when(slotFreed(watch), startExport)
+    .when(sfn.Condition.numberLessThan(`${WorkflowPaths.SLOT_LOOKS}.count`, WorkflowTimings.SLOT_SHORT_LOOKS), count)
+    .otherwise(waitLong);
+  return count;
 }
 
 /** True when the look lists no holder, or a listed holder has ended (positions 0 to MAX_SLOT_HOLDERS - 1). */
