@@ -82,6 +82,39 @@ describe('fleet-prepare', () => {
     expect(text).not.toContain('i-00000000');
   });
 
+  test.each([
+    ['not an object', [ID_A], 'the fleet input must be a JSON object'],
+    ['a string', 'i-0123456789abcdef0', 'the fleet input must be a JSON object'],
+    ['instanceId and other unknown fields', { ...BASE, instanceId: ID_A, deadline: 60 }, "instanceId is the single export's field: a fleet takes instanceIds (a list) or instanceFilters. Unknown fields too: deadline."],
+    ['two unknown fields', { ...BASE, instanceIds: [ID_A], a: 1, b: 2 }, "unknown fields 'a', 'b': the valid fields are instanceIds, instanceFilters"],
+    ['51 filters', { ...BASE, instanceFilters: Array.from({ length: 51 }, () => ({ Name: 'tag:a', Values: ['b'] })) }, 'must be a list of 1 to 50 DescribeInstances filters'],
+    ['a filter with 201 values', { ...BASE, instanceFilters: [{ Name: 'tag:a', Values: Array.from({ length: 201 }, (_, i) => `v${i}`) }] }, 'with a non-empty name and 1 to 200 string values'],
+    ['a filter with a blank name', { ...BASE, instanceFilters: [{ Name: ' ', Values: ['b'] }] }, 'with a non-empty name'],
+    ['a filter with a number value', { ...BASE, instanceFilters: [{ Name: 'tag:a', Values: [1] }] }, 'with a non-empty name'],
+    ['a filter that is not an object', { ...BASE, instanceFilters: ['tag:a=b'] }, "instanceFilters holds 'tag:a=b'"],
+    ['filters that are not a list', { ...BASE, instanceFilters: { Name: 'tag:a', Values: ['b'] } }, 'must be a list of 1 to 50'],
+    ['instanceIds that are not a list', { ...BASE, instanceIds: ID_A }, 'must be a non-empty list of instance ids'],
+    ['a concurrency as text', { ...BASE, instanceIds: [ID_A], maxConcurrentExports: '5' }, "maxConcurrentExports '5' must be a whole number"],
+    ['a token that is not text', { ...BASE, instanceIds: [ID_A], clientToken: 7 }, 'clientToken 7 must be a string'],
+  ])('refuses %s, naming the value', (_label, input, message) => {
+    expect(refusal(input)).toContain(message);
+  });
+
+  test('the edges that pass: 100 ids, 20 at once, 1 at once, a 200-character token, 50 filters of 200 values, an empty token', () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `i-${i.toString(16).padStart(8, '0')}`);
+    expect(prepareFleet({ ...BASE, instanceIds: ids, maxConcurrentExports: 1 }, ARN).instanceIds).toHaveLength(100);
+    expect(prepareFleet({ ...BASE, instanceIds: [ID_A], maxConcurrentExports: 20, clientToken: 't'.repeat(200) }, ARN).tokenPrefix).toBe('t'.repeat(200) + '-');
+    expect(prepareFleet({ ...BASE, instanceIds: [ID_A], clientToken: '' }, ARN).tokenPrefix).toMatch(/^fleet-[0-9a-f]{16}-$/);
+    const filters = Array.from({ length: 50 }, (_, i) => ({ Name: `tag:k${i}`, Values: Array.from({ length: 200 }, (_v, j) => `v${j}`) }));
+    expect(prepareFleet({ ...BASE, instanceFilters: filters }, ARN).filters).toHaveLength(51);
+    expect(prepareFleet({ ...BASE, instanceIds: [ID_A], s3Prefix: 'p'.repeat(199) + '/' }, ARN).common.s3Prefix).toHaveLength(200);
+  });
+
+  test('a filter on the state code also keeps the fleet from adding its states', () => {
+    const own = [{ Name: 'tag:a', Values: ['b'] }, { Name: 'instance-state-code', Values: ['16'] }];
+    expect(prepareFleet({ ...BASE, instanceFilters: own }, ARN).filters).toEqual(own);
+  });
+
   test('reports every problem at once', () => {
     const text = refusal({ instanceIds: ['bad'], maxConcurrentExports: 50, targetEnvironment: 'vmware' });
     expect(text).toContain("instanceIds holds 'bad'");
@@ -126,6 +159,19 @@ describe('fleet-record', () => {
     expect(timedOut.failure?.reason).toContain('TIMED_OUT');
   });
 
+  test('a Cause that is JSON but not a DescribeExecution is kept as it is', () => {
+    const cause = JSON.stringify({ errorMessage: 'not an execution' });
+    const out = recordFailure({ action: 'fleet-record', instanceId: ID_A, failure: { Error: 'StepFunctions.ExecutionAlreadyExistsException', Cause: cause } });
+    expect(out.failure).toEqual({ instanceId: ID_A, status: 'FAILED', errorName: 'StepFunctions.ExecutionAlreadyExistsException', reason: 'not an execution' });
+    const noArn = recordFailure({ action: 'fleet-record', instanceId: ID_A, failure: { Error: 'States.TaskFailed', Cause: JSON.stringify({ Status: 'FAILED', Error: 'VmExport.ExportFailed' }) } });
+    expect(noArn.failure?.errorName).toBe('States.TaskFailed');
+  });
+
+  test('an empty child error or cause: VmExport.WorkflowError and the status', () => {
+    const out = recordFailure({ action: 'fleet-record', instanceId: ID_A, failure: { Error: 'States.TaskFailed', Cause: describeCause({ Status: 'FAILED', Error: '', Cause: '' }) } });
+    expect(out.failure).toMatchObject({ errorName: 'VmExport.WorkflowError', reason: "the export's execution ended FAILED." });
+  });
+
   test('a child that never started keeps the Step Functions error; long reasons are cut', () => {
     const out = recordFailure({ action: 'fleet-record', instanceId: ID_B, failure: { Error: 'States.Timeout', Cause: 'x'.repeat(2000) } });
     expect(out.failure?.errorName).toBe('States.Timeout');
@@ -154,6 +200,18 @@ describe('fleet-finish', () => {
     expect(out).toMatchObject({ status: 'FAILED', errorName: 'VmExport.FleetFailed', total: 2, succeeded: 1, failed: 1 });
     expect(out.cause).toBe(`1 of 2 instance exports failed: ${ID_B} (VmExport.PreflightFailed: two volumes). 1 succeeded; every outcome is in the 'VM Export Fleet Finished' event.`);
     expect(out.instances.map((i) => i.status)).toEqual(['SUCCEEDED', 'FAILED']);
+  });
+
+  test('a success output without a field leaves that field out; the execution ARN is kept when known', () => {
+    const out = finishFleet({ action: 'fleet-finish', executionArn: ARN, state: { results: [{ instanceId: ID_A, child: { output: { status: 'SUCCEEDED', exportTaskId: 'export-i-1', s3Key: '' } } }] } });
+    expect(out.instances[0]).toEqual({ instanceId: ID_A, status: 'SUCCEEDED', exportTaskId: 'export-i-1' });
+    const failedOut = finishFleet({ action: 'fleet-finish', executionArn: ARN, state: { results: [{ instanceId: ID_A, child: { executionArn: 'arn:child', output: { status: 'FAILED' } } }] } });
+    expect(failedOut.instances[0]).toMatchObject({ executionArn: 'arn:child', reason: "the export's execution succeeded without a success output ('FAILED')." });
+  });
+
+  test('a stage error with neither Error nor Cause', () => {
+    expect(finishFleet({ action: 'fleet-finish', executionArn: ARN, state: { error: {} } })).toMatchObject({ errorName: 'VmExport.WorkflowError', cause: 'no cause given' });
+    expect(finishFleet({ action: 'fleet-finish', executionArn: ARN, state: { error: { Error: 'VmExport.ListingFailed' } } })).toMatchObject({ errorName: 'VmExport.ListingFailed', cause: 'The fleet could not list its instances (DescribeInstances): VmExport.ListingFailed' });
   });
 
   test('a child that succeeded without a success output counts as failed', () => {
@@ -212,6 +270,18 @@ describe('slot holders', () => {
       ],
     });
     expect(await findSlotHolders(client)).toEqual({ holders: ['export-i-1', 'export-i-3'], imageHolders: ['export-ami-1', 'export-ami-3'] });
+  });
+
+  test('image pages are read until 20 holders are found', async () => {
+    const page = (from: number) => ({ ExportImageTasks: Array.from({ length: 15 }, (_, i) => ({ ExportImageTaskId: `export-ami-${from + i}`, Status: 'active' })), NextToken: 'more' });
+    const client = ec2({ tasks: [], images: [page(0), page(15), page(30)] });
+    const out = await findSlotHolders(client);
+    expect(out.imageHolders).toHaveLength(20);
+    expect(out.imageHolders[19]).toBe('export-ami-19');
+  });
+
+  test('tasks without an id are not holders', async () => {
+    expect(await findSlotHolders(ec2({ tasks: [{ State: 'active' }], images: [{ ExportImageTasks: [{ Status: 'active' }] }] }))).toEqual({ holders: [], imageHolders: [] });
   });
 
   test('at most 20 of each; a listing that fails gives none of that kind', async () => {

@@ -274,6 +274,33 @@ describe('signal backstop', () => {
       expect(out.task).toMatch(/^no task of its own to cancel/);
     });
 
+    test.each([
+      ['a completed task', [{ ...active, State: 'completed' as const }], 'is completed: nothing to cancel'],
+      ['no task', [], 'it had started no task'],
+    ])('%s: nothing cancelled, and the result says why', async (_label, tasks, why) => {
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: tasks });
+      const { options } = capture();
+      const out = await backstop(stopped({ clientToken: FLEET_TOKEN }), { sfn, cfn, ec2 }, options);
+      expect(ec2Mock).not.toHaveReceivedCommand(CancelExportTaskCommand);
+      expect(out.task).toContain(why);
+    });
+
+    test('a task that ended while it was being cancelled: nothing left to cancel', async () => {
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [active] });
+      ec2Mock.on(CancelExportTaskCommand).rejects(sdkError('IncorrectState', 'Export task is in state completed and cannot be cancelled.', 400));
+      const { options } = capture();
+      const out = await backstop(stopped({ clientToken: FLEET_TOKEN }), { sfn, cfn, ec2 }, options);
+      expect(out.task).toBe(`task ${active.ExportTaskId} had nothing left to cancel`);
+    });
+
+    test('without an EC2 client (an older caller), the backstop only signals', async () => {
+      const { puts, options } = capture();
+      const out = await backstop(stopped({ clientToken: FLEET_TOKEN, ...WAIT_CONDITION }), { sfn, cfn }, options);
+      expect(out.task).toBeUndefined();
+      expect(puts).toHaveLength(1);
+      expect(puts[0].body.Reason).toContain('Any export task it started was not cancelled by this signal');
+    });
+
     test('a stop by the export resource, or an ending other than ABORTED: EC2 is not asked', async () => {
       const { options } = capture();
       await backstop(event({ status: 'ABORTED', error: 'VmExport.Stopped', input: JSON.stringify({ clientToken: FLEET_TOKEN }) }), { sfn, cfn, ec2 }, options);

@@ -121,5 +121,3 @@ export type FleetEvent = FleetPrepareEvent | FleetRecordEvent | FleetFinishEvent
 export const FLEET_REASON_CHARS = 500;
 /** Step Functions' longest Cause. */
 export const MAX_CAUSE_CHARS = 32768;
-/** DescribeInstances page size of the fleet's listing (each page's raw answer must stay far below 256 KiB). */
-export const LISTING_PAGE_SIZE = 10;
