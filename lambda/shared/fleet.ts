@@ -12,8 +12,11 @@ import {
   ERROR_LISTING_FAILED,
   ERROR_WORKFLOW_ERROR,
   FLEET_CHILD_PREFIX,
+  INSTANCE_ID_PATTERN,
   MAX_CONCURRENT_EXPORTS,
   MAX_FLEET_INSTANCES,
+  MAX_FLEET_PREFIX,
+  MAX_FLEET_TOKEN,
   WorkflowInput,
 } from './contract';
 import { VmExportError } from './ec2-errors';
@@ -33,20 +36,12 @@ import { sha256Hex } from './hash';
 import { DOCUMENTED_INPUT_KEYS, normalizeRequest, show } from './normalize';
 import { truncate } from './truncate';
 
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 /** The fleet's own keys; the others are the single export's (without instanceId and clientToken). */
 const FLEET_KEYS = ['instanceIds', 'instanceFilters', 'maxConcurrentExports', 'clientToken'];
 const SHARED_KEYS = DOCUMENTED_INPUT_KEYS.filter((k) => k !== 'instanceId' && k !== 'clientToken');
 /** The instance states a listing keeps: the ones EC2 can export now, and the ones it soon can (the preflight reports them). */
 const LISTED_STATES = ['pending', 'running', 'stopping', 'stopped'];
-/** The longest fleet client token: the child's `<token>-<instance id>` must fit a tag value (256). */
-const MAX_FLEET_TOKEN = 200;
 const MAX_FILTERS = 50;
-/**
- * The longest prefix of a fleet's exports: each instance's outcome carries its object key twice
- * (key and URI), and the outcomes of 100 instances must fit Step Functions' 256 KiB state.
- */
-export const MAX_FLEET_PREFIX = 200;
 /** Stands in for the instance while the shared fields are checked (never reaches a message). */
 const PLACEHOLDER_INSTANCE = 'i-00000000';
 
@@ -105,7 +100,7 @@ function instanceIdsOf(raw: Record<string, unknown>, problems: string[]): string
     problems.push(`instanceIds ${show(ids)} must be a non-empty list of instance ids.`);
     return undefined;
   }
-  const bad = ids.filter((id) => typeof id !== 'string' || !INSTANCE_ID.test(id));
+  const bad = ids.filter((id) => typeof id !== 'string' || !INSTANCE_ID_PATTERN.test(id));
   if (bad.length > 0) {
     problems.push(`instanceIds holds ${bad.map(show).join(', ')}, not instance ids: use 'i-' followed by 8 or 17 lowercase hexadecimal characters.`);
   }

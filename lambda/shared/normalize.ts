@@ -6,6 +6,7 @@ import {
   CANONICAL_ID_PATTERN,
   ERROR_INVALID_INPUT,
   ExportTag,
+  INSTANCE_ID_PATTERN,
   NormalizedRequest,
   PREFIX_FORBIDDEN_CHARACTERS,
   TAG_CLIENT_TOKEN,
@@ -27,7 +28,6 @@ export const LONGEST_TASK_ID = 'export-i-' + '0'.repeat(17);
 /** Tags per resource (EC2) minus the ones this library sets. */
 export const MAX_USER_TAGS = 47;
 
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 /**
  * An instance export task id as the API could return it: `export-i-` and letters and digits. The
  * ids seen are 8 or 17 lower-case hex characters, but the format is not documented, so any
@@ -146,7 +146,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   const instanceId = str('instanceId');
   if (instanceId === undefined || instanceId === '') {
     problems.push('instanceId is required: pass the id of a running or stopped EC2 instance (i- followed by 8 or 17 hex characters).');
-  } else if (!INSTANCE_ID.test(instanceId)) {
+  } else if (!INSTANCE_ID_PATTERN.test(instanceId)) {
     problems.push(`instanceId ${show(instanceId)} is not an instance id: use i- followed by 8 or 17 lower-case hex characters, e.g. i-0123456789abcdef0.`);
   }
 
@@ -267,7 +267,7 @@ export function normalizeRequest(input: WorkflowInput, newToken: () => string = 
   const waitCondition = waitConditionOf(str, problems);
 
   if (problems.length > 0) {
-    const who = subject ?? (instanceId && INSTANCE_ID.test(instanceId) ? `the export of ${instanceId}` : 'the export');
+    const who = subject ?? (instanceId && INSTANCE_ID_PATTERN.test(instanceId) ? `the export of ${instanceId}` : 'the export');
     throw new VmExportError(ERROR_INVALID_INPUT, `Invalid input for ${who}: ${problems.join(' ')}`);
   }
 

@@ -1,7 +1,14 @@
 import { Token } from 'aws-cdk-lib';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { DEFAULT_CONCURRENT_EXPORTS, MAX_CONCURRENT_EXPORTS, MAX_FLEET_INSTANCES } from '../internal/export-constants';
+import {
+  DEFAULT_CONCURRENT_EXPORTS,
+  INSTANCE_ID_PATTERN,
+  MAX_CONCURRENT_EXPORTS,
+  MAX_FLEET_INSTANCES,
+  MAX_FLEET_PREFIX,
+  MAX_FLEET_TOKEN,
+} from '../internal/export-constants';
 import { isPlaceholder, known, withoutUndefined } from '../workflow/input-checks';
 import { InstanceExportSettings, WorkflowExportInputs } from '../workflow/workflow-input';
 
@@ -47,9 +54,6 @@ export interface FleetExportInput extends InstanceExportSettings {
   readonly clientToken?: string;
 }
 
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
-/** The longest prefix of a fleet's exports (the fleet's first step refuses a longer one too). */
-const MAX_FLEET_PREFIX = 200;
 /** Stands in for the instance while the shared settings are checked (never reaches a message). */
 const PLACEHOLDER_INSTANCE = 'i-00000000';
 
@@ -123,7 +127,7 @@ function fleetProblems(input: FleetExportInput): string[] {
       : 'instanceIds and instanceTags exclude each other: pass one of them.');
   }
   if (ids !== undefined && !Token.isUnresolved(ids)) {
-    const bad = ids.filter((id) => known(id) && !INSTANCE_ID.test(id));
+    const bad = ids.filter((id) => known(id) && !INSTANCE_ID_PATTERN.test(id));
     if (bad.length > 0) {
       errors.push(`instanceIds holds ${bad.map((id) => `'${id}'`).join(', ')}: use 'i-' followed by 8 or 17 lowercase hexadecimal characters.`);
     }
@@ -141,8 +145,8 @@ function fleetProblems(input: FleetExportInput): string[] {
   if (known(input.s3Prefix) && input.s3Prefix.length > MAX_FLEET_PREFIX) {
     errors.push(`s3Prefix is ${input.s3Prefix.length} characters long: a fleet's prefix has at most ${MAX_FLEET_PREFIX} (every instance's outcome carries its key, and 100 of them must fit Step Functions' 256 KiB). Shorten it.`);
   }
-  if (known(input.clientToken) && input.clientToken.length > 200) {
-    errors.push(`clientToken is ${input.clientToken.length} characters long: use at most 200 (each export's token is '<clientToken>-<instance id>', a tag value).`);
+  if (known(input.clientToken) && input.clientToken.length > MAX_FLEET_TOKEN) {
+    errors.push(`clientToken is ${input.clientToken.length} characters long: use at most ${MAX_FLEET_TOKEN} (each export's token is '<clientToken>-<instance id>', a tag value).`);
   }
   return errors;
 }

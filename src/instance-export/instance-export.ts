@@ -14,7 +14,7 @@ import {
   tagProblems,
   timeoutProblems,
 } from '../export-resource';
-import { EXPORT_AFFECTING_PROPERTIES, EXPORT_RESOURCE_TYPE } from '../internal';
+import { EXPORT_AFFECTING_PROPERTIES, EXPORT_RESOURCE_TYPE, INSTANCE_ID_PATTERN } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from '../workflow/export-formats';
 import { InstanceExportWorkflow } from '../workflow/instance-export-workflow';
 
@@ -245,7 +245,7 @@ function validate(
   requireVmExportBucket(scope, props.bucket);
   const errors: string[] = [];
   const target = props.targetEnvironment;
-  if (!Token.isUnresolved(props.instanceId) && !/^i-([0-9a-f]{8}|[0-9a-f]{17})$/.test(props.instanceId)) {
+  if (!Token.isUnresolved(props.instanceId) && !INSTANCE_ID_PATTERN.test(props.instanceId)) {
     errors.push(`instanceId '${props.instanceId}' is not an instance id: use 'i-' followed by 8 or 17 lowercase hexadecimal characters (e.g. i-0123456789abcdef0), or a reference such as instance.instanceId.`);
   }
   if (disk === DiskImageFormat.RAW) {

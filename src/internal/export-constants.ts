@@ -143,6 +143,9 @@ export const BUCKET_POLICY_SID = 'VmExportServiceAccess';
 /** A canonical user ID: 64 lowercase hexadecimal characters. */
 export const CANONICAL_ID_PATTERN = /^[0-9a-f]{64}$/;
 
+/** An instance id: `i-` followed by 8 or 17 lowercase hexadecimal characters. */
+export const INSTANCE_ID_PATTERN = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
 /**
  * The export-task function's environment variable that lists the instances its workflow may
  * export, as JSON: `{ "anyInstance": boolean, "instances": ["i-..."], "tags": [{ "key": "...",
@@ -178,6 +181,16 @@ export const MAX_CONCURRENT_EXPORTS = 20;
 
 /** The conversion-task quota's documented default: the exports a fleet runs at once unless told otherwise. */
 export const DEFAULT_CONCURRENT_EXPORTS = 5;
+
+/** The longest fleet client token: each export's `<token>-<instance id>` must fit a tag value (256). */
+export const MAX_FLEET_TOKEN = 200;
+
+/**
+ * The longest prefix of a fleet's exports: each instance's outcome carries its object key twice
+ * (key and URI), and the outcomes of MAX_FLEET_INSTANCES instances must fit Step Functions'
+ * 256 KiB state.
+ */
+export const MAX_FLEET_PREFIX = 200;
 
 /** The prefix of a fleet's child execution names and client tokens: `fleet-<16 hex>-<instance id>`. */
 export const FLEET_CHILD_PREFIX = 'fleet-';

@@ -16,7 +16,7 @@ import { bucketPreflightStatement, cancelManagedExportTasksStatement, createTagg
 import { WorkflowEvents } from './export-workflow-names';
 import { ImageExportGrants } from './image-export-grants';
 import { IVmImportServiceRole } from '../image-export/vm-import-service-role';
-import { ENV_EXPORT_GRANTS, acknowledgeServiceConstraints, acknowledgeWildcard, handlerCode, handlerRuntime, stateMachineLogGroupName } from '../internal';
+import { ENV_EXPORT_GRANTS, INSTANCE_ID_PATTERN, acknowledgeServiceConstraints, acknowledgeWildcard, handlerCode, handlerRuntime, stateMachineLogGroupName } from '../internal';
 
 /**
  * Properties of the export workflow.
@@ -93,8 +93,6 @@ interface GrantsDocument {
 
 /** The export-task function's environment is at most 4 KB; keep the grants well inside it. */
 const MAX_GRANTS_JSON_LENGTH = 3500;
-/** `i-` followed by 8 or 17 lowercase hexadecimal characters. */
-const INSTANCE_ID_PATTERN = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 /** The workflow each stack registered first (what `InstanceExportWorkflow.of()` returns). */
 const WORKFLOW_PER_STACK = new WeakMap<Stack, InstanceExportWorkflow>();

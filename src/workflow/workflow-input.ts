@@ -3,7 +3,7 @@ import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { commonInputProblems, known, withoutUndefined } from './input-checks';
-import { CANONICAL_ID_PATTERN } from '../internal';
+import { CANONICAL_ID_PATTERN, INSTANCE_ID_PATTERN } from '../internal';
 import { ContainerFormat, DiskImageFormat, TargetEnvironment } from './export-formats';
 
 /**
@@ -97,7 +97,6 @@ export interface WorkflowExportInput extends InstanceExportSettings {
   readonly clientToken?: string;
 }
 
-const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 /**
  * Turns a `WorkflowExportInput` into the input of the export workflow for the ways it is
@@ -168,7 +167,7 @@ function validate(input: WorkflowExportInput): void {
   if (input === undefined || input === null || typeof input !== 'object') {
     throw new Error('WorkflowExportInputs: invalid input:\n- the input is missing: pass { instanceId, targetEnvironment, s3Bucket, ... }.');
   }
-  if (known(input.instanceId) && !INSTANCE_ID.test(input.instanceId)) {
+  if (known(input.instanceId) && !INSTANCE_ID_PATTERN.test(input.instanceId)) {
     errors.push(`instanceId '${input.instanceId}' is not an instance id: use 'i-' followed by 8 or 17 lowercase hexadecimal characters (e.g. i-0123456789abcdef0).`);
   }
   if (input.instanceId === undefined || input.s3Bucket === undefined || input.targetEnvironment === undefined) {
