@@ -301,6 +301,18 @@ describe('signal backstop', () => {
       expect(puts[0].body.Reason).toContain('Any export task it started was not cancelled by this signal');
     });
 
+    test('an event without the input: Step Functions is asked once, for the cancel and the signal both', async () => {
+      const input = JSON.stringify({ instanceId: INSTANCE, clientToken: FLEET_TOKEN, ...WAIT_CONDITION });
+      sfnMock.on(DescribeExecutionCommand).resolves({ input } as never);
+      ec2Mock.on(DescribeExportTasksCommand).resolves({ ExportTasks: [active] });
+      ec2Mock.on(CancelExportTaskCommand).resolves({});
+      const { puts, options } = capture();
+      await backstop(event({ status: 'ABORTED', error: 'Operator', input: null, inputDetails: { included: false } }), { sfn, cfn, ec2 }, options);
+      expect(sfnMock).toHaveReceivedCommandTimes(DescribeExecutionCommand, 1);
+      expect(ec2Mock).toHaveReceivedCommandWith(CancelExportTaskCommand, { ExportTaskId: active.ExportTaskId });
+      expect(puts).toHaveLength(1);
+    });
+
     test('a stop by the export resource, or an ending other than ABORTED: EC2 is not asked', async () => {
       const { options } = capture();
       await backstop(event({ status: 'ABORTED', error: 'VmExport.Stopped', input: JSON.stringify({ clientToken: FLEET_TOKEN }) }), { sfn, cfn, ec2 }, options);

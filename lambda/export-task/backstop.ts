@@ -86,6 +86,14 @@ function noSignalNeeded(detail: ExecutionStatusChangeEvent['detail']): string | 
   return undefined;
 }
 
+/** Reads the execution's input once, when first asked (the cancel and the signal both need it). */
+type InputReader = () => Promise<Record<string, unknown>>;
+
+function inputReader(sfn: SFNClient, detail: ExecutionStatusChangeEvent['detail']): InputReader {
+  let read: Promise<Record<string, unknown>> | undefined;
+  return () => (read ??= inputOf(sfn, detail));
+}
+
 /** The execution's input: from the event, or (when the event left it out) from Step Functions. */
 async function inputOf(sfn: SFNClient, detail: ExecutionStatusChangeEvent['detail']): Promise<Record<string, unknown>> {
   let text = detail.input;
@@ -143,11 +151,13 @@ export interface BackstopClients {
  * so nothing else would. Stops by the export resource (it handles its task itself) and adopted
  * tasks (another execution started them) are left alone.
  */
-async function cancelStoppedExport(detail: ExecutionStatusChangeEvent['detail'], clients: BackstopClients): Promise<string | undefined> {
+async function cancelStoppedExport(
+  detail: ExecutionStatusChangeEvent['detail'], clients: BackstopClients, readInput: InputReader,
+): Promise<string | undefined> {
   if (detail.status !== 'ABORTED' || detail.error === EXECUTION_STOPPED_BY_PROVIDER || !clients.ec2) {
     return undefined;
   }
-  const input = await inputOf(clients.sfn, detail);
+  const input = await readInput();
   const clientToken = typeof input.clientToken === 'string' ? input.clientToken : '';
   if (clientToken === '' || input.adoptExportTaskId !== undefined) {
     return 'no task of its own to cancel (no clientToken in the input, or an adopted task)';
@@ -170,8 +180,9 @@ export async function backstop(
   options: SignalOptions = {},
 ): Promise<BackstopResult> {
   const detail = await withStopError(clients.sfn, event.detail);
+  const readInput = inputReader(clients.sfn, detail);
   let cancelError: unknown;
-  const task = await cancelStoppedExport(detail, clients).catch((err) => {
+  const task = await cancelStoppedExport(detail, clients, readInput).catch((err) => {
     cancelError = err;
     return isRetryableStepError(err)
       ? `cancelling it failed for now (${errorCode(err)}); it is tried again`
@@ -179,7 +190,7 @@ export async function backstop(
   });
   // The signal never waits for EC2: a deployment must not wait out its timeout for a failed cancel.
   const skip = noSignalNeeded(detail);
-  const signal = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients, options, task));
+  const signal = await (skip !== undefined ? { action: 'none' as const, why: skip } : signalFor(detail, clients, options, task, readInput));
   const result = task === undefined ? signal : { ...signal, task };
   console.log(JSON.stringify({ message: 'signal backstop', executionArn: detail.executionArn, status: detail.status, error: detail.error, ...result }));
   if (cancelError !== undefined && isRetryableStepError(cancelError)) {
@@ -200,10 +211,11 @@ async function signalFor(
   clients: BackstopClients,
   options: SignalOptions,
   task: string | undefined,
+  readInput: InputReader,
 ): Promise<BackstopResult> {
   let input: Record<string, unknown>;
   try {
-    input = await inputOf(clients.sfn, detail);
+    input = await readInput();
   } catch (err) {
     throw new Error(`The execution input of ${detail.executionArn} could not be read (${errorCode(err)}: ${errorMessage(err)}); EventBridge retries.`);
   }
