@@ -262,24 +262,20 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
         throw lambdaFunctionError(err);
       }
     };
-    const describe: LocalHandler = async (input) => {
+    // An AWS SDK integration of EC2: the API's input and output in PascalCase (without
+    // $metadata); every error named as Step Functions names it (sfnIntegrationError).
+    const ec2Integration = (command: new (input: any) => any): LocalHandler => async (input) => {
       try {
-        const out = await integration.ec2.send(new DescribeExportTasksCommand(input));
+        const out = await integration.ec2.send(new command(input));
         const { $metadata: _metadata, ...rest } = out;
         return JSON.parse(JSON.stringify(rest));
       } catch (err) {
         throw sfnIntegrationError(err, naming);
       }
     };
-    const describeImageTasks: LocalHandler = async (input) => {
-      try {
-        const out = await integration.ec2.send(new DescribeExportImageTasksCommand(input));
-        const { $metadata: _metadata, ...rest } = out;
-        return JSON.parse(JSON.stringify(rest));
-      } catch (err) {
-        throw sfnIntegrationError(err, naming);
-      }
-    };
+    const describe = ec2Integration(DescribeExportTasksCommand);
+    const describeImageTasks = ec2Integration(DescribeExportImageTasksCommand);
+    const describeInstances = ec2Integration(DescribeInstancesCommand);
     // EventBridge PutEvents (optimized integration): { Entries } in, { Entries, FailedEntryCount } out.
     const putEvents: LocalHandler = (input) => {
       for (const entry of input.Entries) {
@@ -287,15 +283,6 @@ export function createFakeAws(options: FakeAwsOptions = {}): FakeAws {
         publishedEvents.push({ Source: entry.Source, DetailType: entry.DetailType, Detail: typeof entry.Detail === 'string' ? entry.Detail : JSON.stringify(entry.Detail) });
       }
       return { Entries: input.Entries.map((_: unknown, i: number) => ({ EventId: `event-${publishedEvents.length}-${i}` })), FailedEntryCount: 0 };
-    };
-    const describeInstances: LocalHandler = async (input) => {
-      try {
-        const out = await integration.ec2.send(new DescribeInstancesCommand(input));
-        const { $metadata: _metadata, ...rest } = out;
-        return JSON.parse(JSON.stringify(rest));
-      } catch (err) {
-        throw sfnIntegrationError(err, naming);
-      }
     };
     const startSync = (jsonPayloads: boolean): LocalHandler => async (input, context) => {
       let child: FakeExecution;
